@@ -1,0 +1,28 @@
+# One virtual environment, installed from the pinned constraints.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+
+.PHONY: serve test lint install-serve install-all
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install-serve: $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[serve]'
+
+install-all: $(BIN)/python
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[serve,train,dev]'
+
+serve: install-serve
+	$(BIN)/python -m service --models-dir models
+
+lint: install-all
+	$(BIN)/ruff check service training tests
+	$(BIN)/ruff format --check service training tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
