@@ -1,0 +1,77 @@
+"""Checks shared by every request body: a JSON object with known fields of the right types.
+
+Hand-written instead of a pydantic body model: on this hot path pydantic costs several times
+the model itself (FACTS.md, "HTTP serving"), and these checks give messages naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from service.errors import Problems, ServiceError, invalid
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_items: int  # series or texts per request
+    max_series_length: int
+    max_text_chars: int
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def expect_object(
+    body: Any, required: tuple[str, ...], optional: tuple[str, ...]
+) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ServiceError(
+            422, "invalid_request", f"the body must be a JSON object, got {json_type(body)}"
+        )
+    problems = Problems()
+    for name in required:
+        if name not in body:
+            problems.add((name,), "is required")
+    allowed = set(required) | set(optional)
+    for name in body:
+        if name not in allowed:
+            problems.add((name,), f"is not a known field (known: {', '.join(sorted(allowed))})")
+    problems.raise_if_any()
+    return body
+
+
+def optional_name(body: dict[str, Any], field: str) -> str | None:
+    """`model` / `version`: absent or null means the default; else a non-empty string."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise invalid((field,), f"must be a non-empty string, got {json_type(value)}")
+    return value
+
+
+def item_list(body: dict[str, Any], field: str, what: str, limits: Limits) -> list[Any]:
+    """The request's list of series or texts: a non-empty list within the per-request limit."""
+    value = body[field]
+    if not isinstance(value, list):
+        raise invalid((field,), f"must be a list of {what}, got {json_type(value)}")
+    if not value:
+        raise invalid((field,), f"must contain at least one of {what}")
+    if len(value) > limits.max_items:
+        raise invalid(
+            (field,), f"has {len(value)} {what}, more than the limit of {limits.max_items}"
+        )
+    return value

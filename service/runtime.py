@@ -1,0 +1,198 @@
+"""onnxruntime sessions and the dynamic batcher that feeds them.
+
+The batcher merges concurrent requests for one model version into a single `session.run`
+(like Triton's dynamic batching): rows of variable length are right-padded to the longest
+row of the batch and carry their true lengths, the run happens in a worker thread so the
+event loop never blocks, and the output rows go back to the request that sent them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from service.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+BatchFunction = Callable[[list[np.ndarray]], np.ndarray]
+
+
+def create_session(
+    path: Path, intra_op_threads: int, inter_op_threads: int
+) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning threads of several sessions on 2 shared cores slow each other down (FACTS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def pad_rows(rows: list[np.ndarray], dtype: type[np.generic]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad rows of shape [length, ...] with zeros; return (batch, lengths int32)."""
+    lengths = np.fromiter((len(row) for row in rows), dtype=np.int32, count=len(rows))
+    batch = np.zeros((len(rows), int(lengths.max()), *rows[0].shape[1:]), dtype=dtype)
+    for i, row in enumerate(rows):
+        batch[i, : len(row)] = row
+    return batch, lengths
+
+
+@dataclass(frozen=True)
+class SequenceRunner:
+    """Runs a graph of the contract `(data [batch, time, ...], lengths [batch]) -> output`."""
+
+    session: ort.InferenceSession
+    data_input: str
+    lengths_input: str
+    output: str
+    dtype: type[np.generic]
+
+    def __call__(self, rows: list[np.ndarray]) -> np.ndarray:
+        data, lengths = pad_rows(rows, self.dtype)
+        feeds = {self.data_input: data, self.lengths_input: lengths}
+        result: np.ndarray = self.session.run([self.output], feeds)[0]
+        return result
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    rows: int = 0
+    requests: int = 0
+    max_rows: int = 0
+    failures: int = 0
+
+    def record(self, rows: int, requests: int) -> None:
+        self.batches += 1
+        self.rows += rows
+        self.requests += requests
+        self.max_rows = max(self.max_rows, rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        per_batch = self.batches or 1
+        return {
+            "batches": self.batches,
+            "requests": self.requests,
+            "rows": self.rows,
+            "average_batch_rows": round(self.rows / per_batch, 3),
+            "average_batch_requests": round(self.requests / per_batch, 3),
+            "max_batch_rows": self.max_rows,
+            "failed_batches": self.failures,
+        }
+
+
+@dataclass
+class _Pending:
+    rows: list[np.ndarray]
+    future: asyncio.Future[np.ndarray]
+    enqueued_at: float
+
+
+@dataclass
+class DynamicBatcher:
+    """One queue and one worker task per model version; `submit` is the only entry point."""
+
+    run_batch: BatchFunction
+    max_batch_size: int
+    max_queue_delay_s: float
+    name: str = "model"
+    stats: BatchStats = field(default_factory=BatchStats)
+    _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+    _executor: ThreadPoolExecutor | None = None
+
+    def start(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ort-{self.name}")
+        self._task = asyncio.get_running_loop().create_task(self._work(), name=f"batch-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(
+                    ServiceError(503, "shutting_down", "the service is shutting down")
+                )
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def submit(self, rows: list[np.ndarray]) -> np.ndarray:
+        """Queue already validated rows; return the output rows in the same order."""
+        if self._task is None:
+            raise ServiceError(503, "not_ready", f"model {self.name} is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        self._queue.put_nowait(_Pending(rows, future, loop.time()))
+        return await future
+
+    async def _work(self) -> None:
+        carry: _Pending | None = None
+        while True:
+            first = carry if carry is not None else await self._queue.get()
+            carry = None
+            batch, carry = await self._collect(first)
+            await self._run(batch)
+
+    async def _collect(self, first: _Pending) -> tuple[list[_Pending], _Pending | None]:
+        """Take `first`, everything already waiting, then wait out the queue delay if not full."""
+        loop = asyncio.get_running_loop()
+        batch = [first]
+        n_rows = len(first.rows)
+        deadline = first.enqueued_at + self.max_queue_delay_s
+        while n_rows < self.max_batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if n_rows + len(item.rows) > self.max_batch_size:
+                return batch, item  # keep it for the next batch: this one is full
+            batch.append(item)
+            n_rows += len(item.rows)
+        return batch, None
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        rows = [row for item in batch for row in item.rows]
+        loop = asyncio.get_running_loop()
+        try:
+            output = await loop.run_in_executor(self._executor, self.run_batch, rows)
+        except Exception as exc:  # a failed run must not kill the worker
+            self.stats.failures += 1
+            logger.exception("inference failed for %s (%d rows)", self.name, len(rows))
+            error = ServiceError(500, "inference_failed", f"inference failed for {self.name}")
+            error.__cause__ = exc
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            return
+        self.stats.record(len(rows), len(batch))
+        offset = 0
+        for item in batch:
+            size = len(item.rows)
+            if not item.future.done():  # the client may have gone away
+                item.future.set_result(output[offset : offset + size])
+            offset += size
