@@ -177,17 +177,15 @@ class DynamicBatcher:
 
     async def _run(self, batch: list[_Pending]) -> None:
         rows = [row for item in batch for row in item.rows]
-        loop = asyncio.get_running_loop()
         try:
-            output = await loop.run_in_executor(self._executor, self.run_batch, rows)
-        except Exception as exc:  # a failed run must not kill the worker
+            output = await self._infer(rows)
+        except Exception as exc:
             self.stats.failures += 1
             logger.exception("inference failed for %s (%d rows)", self.name, len(rows))
-            error = ServiceError(500, "inference_failed", f"inference failed for {self.name}")
-            error.__cause__ = exc
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(error)
+            if len(batch) == 1:
+                _fail(batch[0], self.name, exc)
+            else:  # find the culprit: one request must not fail its batch-mates
+                await self._run_alone(batch)
             return
         self.stats.record(len(rows), len(batch))
         offset = 0
@@ -196,3 +194,26 @@ class DynamicBatcher:
             if not item.future.done():  # the client may have gone away
                 item.future.set_result(output[offset : offset + size])
             offset += size
+
+    async def _run_alone(self, batch: list[_Pending]) -> None:
+        for item in batch:
+            try:
+                output = await self._infer(item.rows)
+            except Exception as exc:
+                _fail(item, self.name, exc)
+                continue
+            self.stats.record(len(item.rows), 1)
+            if not item.future.done():
+                item.future.set_result(output)
+
+    async def _infer(self, rows: list[np.ndarray]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.run_batch, rows)
+
+
+def _fail(item: _Pending, name: str, cause: Exception) -> None:
+    if item.future.done():
+        return
+    error = ServiceError(500, "inference_failed", f"inference failed for {name}")
+    error.__cause__ = cause
+    item.future.set_exception(error)

@@ -1,0 +1,146 @@
+"""The dynamic batcher: same answers alone or batched, real batching, failures contained."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.config import Settings
+from service.registry import load_model
+from service.runtime import DynamicBatcher, pad_rows
+
+
+def test_pad_rows_right_pads_and_keeps_lengths() -> None:
+    rows = [np.array([[1.0], [2.0]]), np.array([[3.0], [4.0], [5.0]])]
+    batch, lengths = pad_rows(rows, np.float32)
+    assert batch.dtype == np.float32
+    assert batch[:, :, 0].tolist() == [[1.0, 2.0, 0.0], [3.0, 4.0, 5.0]]
+    assert lengths.dtype == np.int32
+    assert lengths.tolist() == [2, 3]
+
+
+def _rows(rng: np.random.Generator, count: int, n_features: int) -> list[np.ndarray]:
+    return [
+        rng.standard_normal((int(rng.integers(3, 40)), n_features)).astype(np.float32)
+        for _ in range(count)
+    ]
+
+
+async def _submit_all(
+    batcher: DynamicBatcher, requests: list[list[np.ndarray]]
+) -> list[np.ndarray]:
+    batcher.start()
+    try:
+        return list(await asyncio.gather(*(batcher.submit(rows) for rows in requests)))
+    finally:
+        await batcher.stop()
+
+
+@pytest.mark.parametrize("model", ["forecast/10", "weather/1", "sentiment/1"])
+def test_batched_answers_equal_alone_answers(zoo: Path, model: str) -> None:
+    loaded = load_model(zoo / model, Settings(models_dir=zoo))
+    rng = np.random.default_rng(3)
+    if loaded.card.task == "sentiment":
+        requests = [
+            [rng.integers(1, 40, size=int(rng.integers(1, 30))) for _ in range(int(k))]
+            for k in rng.integers(1, 4, size=12)
+        ]
+    else:
+        assert loaded.card.forecast is not None
+        width = loaded.card.forecast.n_features
+        requests = [_rows(rng, int(k), width) for k in rng.integers(1, 4, size=12)]
+    alone = [np.concatenate([loaded.runner([row]) for row in rows]) for rows in requests]
+    batcher = DynamicBatcher(loaded.runner, max_batch_size=64, max_queue_delay_s=0.05, name="t")
+    batched = asyncio.run(_submit_all(batcher, requests))
+    assert batcher.stats.batches < len(requests)  # they really shared runs
+    for one, many in zip(alone, batched, strict=True):
+        np.testing.assert_allclose(many, one, rtol=0, atol=1e-6)
+
+
+def test_zero_delay_still_batches_what_is_already_waiting() -> None:
+    calls: list[int] = []
+
+    def run(rows: list[np.ndarray]) -> np.ndarray:
+        calls.append(len(rows))
+        return np.array([float(row[0]) for row in rows])
+
+    batcher = DynamicBatcher(run, max_batch_size=100, max_queue_delay_s=0.0, name="t")
+    requests = [[np.array([float(i)])] for i in range(10)]
+    results = asyncio.run(_submit_all(batcher, requests))
+    assert [float(r[0]) for r in results] == [float(i) for i in range(10)]
+    assert calls == [10]  # all ten were queued before the worker looked
+    assert batcher.stats.as_dict()["average_batch_requests"] == 10.0
+
+
+def test_max_batch_size_caps_rows_per_run() -> None:
+    calls: list[int] = []
+
+    def run(rows: list[np.ndarray]) -> np.ndarray:
+        calls.append(len(rows))
+        return np.zeros(len(rows))
+
+    batcher = DynamicBatcher(run, max_batch_size=4, max_queue_delay_s=0.0, name="t")
+    requests = [[np.zeros(1)] * k for k in (2, 2, 3, 1, 6)]
+    results = asyncio.run(_submit_all(batcher, requests))
+    assert [len(r) for r in results] == [2, 2, 3, 1, 6]
+    # a request is never split; one larger than the cap runs alone
+    assert calls == [4, 4, 6]
+    assert batcher.stats.max_rows == 6
+
+
+def test_a_failing_request_does_not_fail_its_batch_mates() -> None:
+    def run(rows: list[np.ndarray]) -> np.ndarray:
+        if any(np.isnan(row).any() for row in rows):
+            raise RuntimeError("the graph cannot take this")
+        return np.array([float(row.sum()) for row in rows])
+
+    async def scenario() -> list[object]:
+        batcher = DynamicBatcher(run, max_batch_size=64, max_queue_delay_s=0.01, name="t")
+        batcher.start()
+        try:
+            requests = [[np.array([1.0, 2.0])], [np.array([np.nan])], [np.array([5.0])]]
+            return list(
+                await asyncio.gather(
+                    *(batcher.submit(rows) for rows in requests), return_exceptions=True
+                )
+            )
+        finally:
+            await batcher.stop()
+
+    first, second, third = asyncio.run(scenario())
+    assert isinstance(first, np.ndarray) and first.tolist() == [3.0]
+    assert isinstance(third, np.ndarray) and third.tolist() == [5.0]
+    from service.errors import ServiceError
+
+    assert isinstance(second, ServiceError)
+    assert (second.status, second.code) == (500, "inference_failed")
+
+
+def test_event_loop_keeps_running_during_inference() -> None:
+    import time
+
+    def slow(rows: list[np.ndarray]) -> np.ndarray:
+        time.sleep(0.2)
+        return np.zeros(len(rows))
+
+    async def scenario() -> int:
+        batcher = DynamicBatcher(slow, max_batch_size=8, max_queue_delay_s=0.0, name="t")
+        batcher.start()
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        await batcher.submit([np.zeros(1)])
+        ticker.cancel()
+        await batcher.stop()
+        return ticks
+
+    assert asyncio.run(scenario()) >= 10  # the loop ticked while the run slept in its thread
