@@ -15,7 +15,7 @@
 set -euo pipefail
 
 PYTHON_STANDIN=${PYTHON_STANDIN:-rnn-serving-standin/python:3.11-bookworm-v1}
-NGINX_STANDIN=${NGINX_STANDIN:-rnn-serving-standin/nginx:bookworm-v1}
+NGINX_STANDIN=${NGINX_STANDIN:-rnn-serving-standin/nginx:bookworm-v2}
 SUITE=${STANDIN_SUITE:-bookworm}
 
 log() { printf '[standin %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -96,7 +96,7 @@ ARG MIRROR
 ARG SUITE
 RUN echo "deb ${MIRROR} ${SUITE} main" > /etc/apt/sources.list \
     && apt-get update -q \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light wget \
     && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \
     && ln -sf /dev/stdout /var/log/nginx/access.log \
     && ln -sf /dev/stderr /var/log/nginx/error.log
