@@ -1,0 +1,6 @@
+"""`python -m bench`: the benchmark of the serving stack (issue 5, section 3).
+
+One run on one machine measures the in-process onnxruntime ceiling, the HTTP ceiling, the
+service under closed-loop load and two baselines (Keras `model.predict` and the textbook
+FastAPI + pydantic + `session.run` app), then writes JSON, a Markdown table and PNG charts.
+"""

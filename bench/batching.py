@@ -1,0 +1,70 @@
+"""The batch size the service's dynamic batcher reached, from `GET /models/{name}`.
+
+Each uvicorn worker has its own batcher and counters, and a request reaches one worker. So the
+harness reads the counters on fresh connections until it has seen one distinct set per worker,
+and sums them: the difference of two such sums brackets one load point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+
+COUNTERS = ("batches", "requests", "rows")
+
+
+@dataclass(frozen=True)
+class Counters:
+    batches: int
+    requests: int
+    rows: int
+    workers_seen: int
+
+    def minus(self, before: Counters) -> BatchingResult:
+        batches = self.batches - before.batches
+        rows = self.rows - before.rows
+        requests = self.requests - before.requests
+        return BatchingResult(
+            batches=batches,
+            rows=rows,
+            requests=requests,
+            average_batch_rows=round(rows / batches, 3) if batches else 0.0,
+            workers_seen=min(self.workers_seen, before.workers_seen),
+        )
+
+
+@dataclass(frozen=True)
+class BatchingResult:
+    batches: int
+    rows: int
+    requests: int
+    average_batch_rows: float
+    workers_seen: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _stats(document: dict[str, Any]) -> dict[str, int]:
+    """The counters of the default version in a `GET /models/{name}` answer."""
+    versions = document.get("versions", [])
+    default = document.get("default_version")
+    chosen = next((v for v in versions if v.get("version") == default), versions[0])
+    return {name: int(chosen["stats"][name]) for name in COUNTERS}
+
+
+def read_counters(url: str, model: str, workers: int, attempts: int = 60) -> Counters:
+    """Sum of the per-worker counters (fresh connection per read to reach every worker)."""
+    seen: set[tuple[int, ...]] = set()
+    for _ in range(attempts):
+        with httpx.Client(timeout=10.0) as client:
+            answer = client.get(f"{url}/models/{model}")
+        answer.raise_for_status()
+        stats = _stats(answer.json())
+        seen.add(tuple(stats[name] for name in COUNTERS))
+        if len(seen) >= workers:
+            break
+    batches, requests, rows = (sum(item[i] for item in seen) for i in range(len(COUNTERS)))
+    return Counters(batches=batches, requests=requests, rows=rows, workers_seen=len(seen))

@@ -1,0 +1,220 @@
+"""One benchmark run: every part in order, collected into one results document."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import batching, loadgen, machine
+from bench.apps.ceiling import ANSWERS_ENV
+from bench.apps.common import MODELS_DIR_ENV
+from bench.apps.keras_models import find_keras_file
+from bench.config import TARGET_CONNECTIONS, BenchConfig
+from bench.inprocess import InProcessBench
+from bench.payloads import Payload, payload
+from bench.servers import RunningServer, ServerSpec, app_spec, fetch, running, service_spec
+
+APP_MODULES = {
+    "ceiling": "bench.apps.ceiling",
+    "textbook": "bench.apps.textbook",
+    "keras": "bench.apps.keras_app",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Run:
+    def __init__(self, config: BenchConfig, command: str) -> None:
+        self.config = config
+        self.wrk = loadgen.ensure_wrk()
+        self.payloads = {model: payload(model) for model in config.models}
+        self.logs = config.out_dir / "logs"
+        self.results: dict[str, Any] = {
+            "command": command,
+            "config": config.to_dict(),
+            "machine": machine.describe(self.wrk),
+            "payloads": {
+                m: {"path": p.path, "bytes": len(p.body), "description": p.description}
+                for m, p in self.payloads.items()
+            },
+            "inprocess": [],
+            "http": [],
+            "selection": [],
+            "batching": {},
+            "keras_models": {},
+            "failures": [],
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _load(self, server: RunningServer, body: Payload, connections: int) -> loadgen.LoadResult:
+        cfg = self.config
+        loadgen.run_wrk(self.wrk, server.url, body, connections, cfg.warmup_s, cfg.wrk_threads)
+        return loadgen.run_wrk(
+            self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+        )
+
+    @contextmanager
+    def _server(self, spec: ServerSpec) -> Iterator[RunningServer | None]:
+        started = time.monotonic()
+        try:
+            with running(spec, next(iter(self.payloads.values())), self.logs) as server:
+                log(f"{spec.name} ready in {time.monotonic() - started:.1f} s at {server.url}")
+                yield server
+        except Exception as exc:  # one app failing must not lose the rest of the run
+            log(f"{spec.name} failed: {exc}")
+            self.results["failures"].append({"app": spec.name, "error": str(exc)[-3000:]})
+            yield None
+
+    def _env(self) -> dict[str, str]:
+        return {MODELS_DIR_ENV: str(self.config.models_dir.resolve())}
+
+    def _service_env(self, threads: int) -> dict[str, str]:
+        env = {"RNN_SERVE_ORT_INTRA_OP_THREADS": str(threads), **self.config.service_env}
+        return {**self._env(), **env}
+
+    # -- parts -----------------------------------------------------------------------------
+    def service(self) -> None:
+        """(c) the service at every concurrency; batching counters around the target point."""
+        cfg = self.config
+        spec = service_spec(
+            cfg.models_dir.resolve(), cfg.workers, self._service_env(cfg.ort_threads)
+        )
+        with self._server(spec) as server:
+            if server is None:
+                return
+            self._capture_answers(server)
+            for model, body in self.payloads.items():
+                for connections in cfg.connections:
+                    at_target = connections == TARGET_CONNECTIONS
+                    if at_target:
+                        loadgen.run_wrk(self.wrk, server.url, body, connections, cfg.warmup_s)
+                        before = batching.read_counters(server.url, model, cfg.workers)
+                        result = loadgen.run_wrk(
+                            self.wrk,
+                            server.url,
+                            body,
+                            connections,
+                            cfg.duration_s,
+                            cfg.wrk_threads,
+                        )
+                        after = batching.read_counters(server.url, model, cfg.workers)
+                        self.results["batching"][model] = after.minus(before).to_dict()
+                    else:
+                        result = self._load(server, body, connections)
+                    self._record("http", "service", model, result)
+
+    def _capture_answers(self, server: RunningServer) -> None:
+        """The service's real answers, so the HTTP ceiling answers bodies of the same size."""
+        answers = {}
+        for body in self.payloads.values():
+            answer = fetch(server.url, body.path, body.body)
+            answer.raise_for_status()
+            answers[body.path] = answer.text
+        path = self.config.out_dir / "ceiling-answers.json"
+        path.write_text(json.dumps(answers, indent=1) + "\n", encoding="utf-8")
+        self.results["answers"] = {route: len(text) for route, text in answers.items()}
+
+    def inprocess(self) -> None:
+        """(a) onnxruntime alone per batch size, plus the batch size the batcher reached."""
+        cfg = self.config
+        reached = {
+            model: max(1, round(stats["average_batch_rows"]))
+            for model, stats in self.results["batching"].items()
+            if stats["batches"]
+        }
+        with InProcessBench(cfg.models_dir.resolve(), cfg.workers, cfg.ort_threads) as bench:
+            for model in cfg.models:
+                sizes = sorted({*cfg.batch_sizes, *([reached[model]] if model in reached else [])})
+                for size in sizes:
+                    result = bench.measure(model, size, cfg.inprocess_s)
+                    log(f"in-process {model} batch {size}: {result.rows_per_s:,.0f} rows/s")
+                    self.results["inprocess"].append(result.to_dict())
+
+    def baseline(self, app: str) -> None:
+        """(b) the HTTP ceiling, (d) the textbook and Keras apps, same uvicorn settings."""
+        cfg = self.config
+        env = self._env()
+        answers = cfg.out_dir / "ceiling-answers.json"
+        if app == "ceiling" and answers.exists():
+            env[ANSWERS_ENV] = str(answers.resolve())
+        if app == "keras":
+            for model in cfg.models:
+                found = find_keras_file(model)
+                self.results["keras_models"][model] = (
+                    f"loaded {found}" if found else "rebuilt the same architecture, fresh weights"
+                )
+        with self._server(app_spec(app, APP_MODULES[app], cfg.workers, env)) as server:
+            if server is None:
+                return
+            for model, body in self.payloads.items():
+                for connections in cfg.connections:
+                    self._record("http", app, model, self._load(server, body, connections))
+
+    def selection(self) -> None:
+        """Service at 32 clients for each workers x ORT threads pair: what chose the defaults."""
+        cfg = self.config
+        connections = max(c for c in cfg.connections if c <= TARGET_CONNECTIONS)
+        for workers in cfg.selection_workers:
+            for threads in cfg.selection_threads:
+                spec = service_spec(cfg.models_dir.resolve(), workers, self._service_env(threads))
+                with self._server(spec) as server:
+                    if server is None:
+                        continue
+                    for model, body in self.payloads.items():
+                        result = self._load(server, body, connections)
+                        self._record("selection", "service", model, result, workers, threads)
+
+    def _record(
+        self,
+        section: str,
+        app: str,
+        model: str,
+        result: loadgen.LoadResult,
+        workers: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        entry = {
+            "app": app,
+            "model": model,
+            "workers": workers or self.config.workers,
+            "ort_threads": threads or (self.config.ort_threads if app == "service" else None),
+            **result.to_dict(),
+        }
+        log(
+            f"{section} {app:8s} {model:9s} c={result.connections:<3d} "
+            f"{result.throughput:9,.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
+        )
+        self.results[section].append(entry)
+
+    def all(self, on_part: Callable[[], None] | None = None) -> dict[str, Any]:
+        started = time.monotonic()
+        steps: list[tuple[str, Callable[[], None]]] = []
+        if "service" in self.config.apps:
+            steps.append(("service", self.service))
+        steps.append(("in-process", self.inprocess))
+        for app in ("ceiling", "textbook", "keras"):
+            if app in self.config.apps:
+                steps.append((app, partial(self.baseline, app)))
+        if "service" in self.config.apps:
+            steps.append(("selection", self.selection))
+        for name, step in steps:
+            log(f"--- {name}")
+            step()
+            if on_part is not None:
+                on_part()
+        self.results["duration_s"] = round(time.monotonic() - started, 1)
+        return self.results
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,131 @@
+"""The benchmark harness works: parsing, targets, report, and one quick run of every app."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import loadgen, report, targets
+from bench.apps.common import latest_version_dir
+from bench.payloads import forecast_payload, sentiment_payload
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
+
+
+def _have_models() -> bool:
+    try:
+        return all(
+            (latest_version_dir(m, MODELS) / "model.onnx").exists()
+            for m in ("forecast", "sentiment")
+        )
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+def test_payloads_are_the_documented_requests() -> None:
+    body = json.loads(forecast_payload().body)
+    assert len(body["series"]) == 1 and len(body["series"][0]) == 50
+    text = json.loads(sentiment_payload().body)["texts"][0]
+    assert 200 <= len(text.split()) <= 260
+
+
+def test_wrk_result_line_is_parsed() -> None:
+    raw = {
+        "requests": 3000,
+        "duration_us": 2_000_000,
+        "bytes": 1,
+        "errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 0},
+        "latency_us": {
+            "mean": 1500.0,
+            "p50": 1000,
+            "p90": 2000,
+            "p95": 2500,
+            "p99": 4000,
+            "p999": 5000,
+            "max": 9000,
+        },
+    }
+    result = loadgen._parse(raw, connections=8)
+    assert result.throughput == 1500.0
+    assert result.errors == 3
+    assert result.p99_ms == 4.0
+
+
+def _row(app: str, model: str, connections: int, throughput: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "app": app,
+        "model": model,
+        "connections": connections,
+        "throughput": throughput,
+        "p99_ms": 10.0,
+        "errors": 0,
+        **extra,
+    }
+
+
+def test_targets_pass_and_fail_with_margins(tmp_path: Path) -> None:
+    results: dict[str, Any] = {
+        "http": [
+            _row("service", "forecast", 32, 6000.0),
+            _row("ceiling", "forecast", 32, 20000.0),
+            _row("textbook", "forecast", 32, 1000.0),
+            _row("keras", "forecast", 32, 50.0),
+            _row("service", "sentiment", 32, 800.0),
+            _row("keras", "sentiment", 32, 20.0),
+            _row("service", "forecast", 128, 6000.0),
+            _row("service", "sentiment", 128, 800.0, errors=3),
+        ],
+        "inprocess": [{"model": "sentiment", "batch_size": 12, "rows_per_s": 1000.0}],
+        "batching": {"sentiment": {"batches": 10, "average_batch_rows": 11.6}},
+    }
+    found = {t.name: t for t in targets.evaluate(results)}
+    ceiling = found["forecast@32: service / HTTP ceiling"]
+    assert ceiling.value == 0.3 and ceiling.passed is False and ceiling.margin == "-40%"
+    assert found["forecast@32: service / textbook"].passed is True
+    assert found["forecast@32: service / Keras"].margin == "+140%"
+    assert found["forecast@32: service p99"].passed is True
+    assert found["sentiment@32: service / in-process ceiling"].value == 0.8
+    assert found["sentiment@128: service errors"].passed is False
+
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Benchmarks\n\nnotes before\n", encoding="utf-8")
+    report.update_benchmarks_md(md, "first")
+    report.update_benchmarks_md(md, "second")
+    text = md.read_text(encoding="utf-8")
+    assert "notes before" in text and "second" in text and "first" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+@pytest.mark.skipif(not _have_models(), reason="no exported models under models/")
+def test_quick_run_of_every_app(tmp_path: Path) -> None:
+    import subprocess
+
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--models-dir", str(MODELS), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    measured = {(r["app"], r["model"]) for r in results["http"]}
+    for app in ("service", "ceiling", "textbook", "keras"):
+        for model in ("forecast", "sentiment"):
+            assert (app, model) in measured
+    fast = [r for r in results["http"] if r["app"] != "keras"]
+    assert all(r["requests"] > 0 and r["errors"] == 0 for r in fast)
+    assert {r["model"] for r in results["inprocess"]} == {"forecast", "sentiment"}
+    assert results["selection"] and not results["failures"]
+    assert (out / "results.md").exists() and (out / "throughput.png").exists()
