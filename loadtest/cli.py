@@ -12,6 +12,7 @@ unexpected answer; soak, all three soak criteria; stepped, a maximum throughput 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -186,15 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     steps = steps_doc["steps"]
     rows = analysis.timeline(log, args.window)
     report.write_timeline(rows, out / "timeline.csv")
-    import locust
-
     summary: dict[str, Any] = {
         "profile": args.profile,
         "host": args.host,
         "started_at": started,
         "mix": str(Mix.parse(args.mix)),
         "seed": args.seed,
-        "locust_version": locust.__version__,
+        "locust_version": importlib.metadata.version("locust"),
         "machine": machine.describe(),
         "server_pid": server_pid,
         "stop_reason": steps_doc.get("stop_reason", ""),

@@ -29,6 +29,7 @@ from locust.user.wait_time import constant_throughput
 # locust imports this file by path: make the `loadtest` package importable from the checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from loadtest.checks import check
 from loadtest.config import (
     DEFAULT_MIX,
     KINDS,
@@ -39,7 +40,7 @@ from loadtest.config import (
     SteppedPlan,
 )
 from loadtest.data import load_reviews, load_series
-from loadtest.payloads import Payload, Pool, ServedModels, build_pool
+from loadtest.payloads import Pool, ServedModels, build_pool
 from loadtest.shape import ConstantSchedule, Schedule, SteppedSchedule
 
 REQUEST_LOG_FIELDS = ("start", "latency_ms", "kind", "case", "status", "ok", "error")
@@ -154,28 +155,6 @@ def _write_logs(environment: Environment, **_: Any) -> None:
             "steps": [step.as_dict() for step in shape.schedule.steps],
         }
         Path(options.lt_steps_log).write_text(json.dumps(document, indent=2), encoding="utf-8")
-
-
-def check(payload: Payload, status: int, text: str) -> str | None:
-    """None if the answer is right for the payload, else what is wrong with it."""
-    if payload.kind == "bad":
-        if 400 <= status < 500:
-            return None
-        return f"bad request {payload.case!r} got {status or 'no answer'}, expected a 4xx"
-    if status != 200:
-        return f"{payload.kind} got {status or 'no answer'}: {text[:200]}"
-    try:
-        answer = json.loads(text)
-    except ValueError:
-        return f"{payload.kind} answer is not JSON: {text[:200]}"
-    key = "forecasts" if payload.kind == "forecast" else "results"
-    items = answer.get(key) if isinstance(answer, dict) else None
-    if not isinstance(items, list) or len(items) != payload.items:
-        got = len(items) if isinstance(items, list) else "none"
-        return f"{payload.kind} sent {payload.items} items and got {got} {key}"
-    if payload.horizon is not None and any(len(item) != payload.horizon for item in items):
-        return f"forecast answer is not {payload.horizon} steps long"
-    return None
 
 
 class ServiceUser(FastHttpUser):

@@ -1,0 +1,84 @@
+"""The load-test suite, run for a few seconds against a locally started service."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "models"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled models when both tasks are there, else the service's test fixtures."""
+    if all((BUNDLED / task / "1" / "card.json").exists() for task in ("forecast", "sentiment")):
+        return BUNDLED
+    from tests.service.fixtures import write_model_zoo
+
+    return write_model_zoo(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--models-dir", str(_models_dir(tmp_path_factory))]
+    server = subprocess.Popen(command, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, "the service exited during start-up"
+            assert time.monotonic() < deadline, "the service was not ready within 30 s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.slow
+def test_smoke_run_sends_every_kind_without_unexpected_failures(
+    service_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "smoke"
+    command = [sys.executable, "-m", "loadtest", "--host", service_url, "--profile", "smoke"]
+    command += ["--duration", "5", "--target-rps", "30", "--mix", "forecast=4,sentiment=4,bad=2"]
+    command += ["--no-charts", "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    summary = json.loads((out / "summary.json").read_text())
+    totals = summary["totals"]
+    for kind in ("forecast", "sentiment", "bad"):
+        assert totals[kind]["requests"] > 0, f"no {kind} request was sent"
+    assert totals["all"]["failures"] == 0, totals["failure_messages"]
+    statuses = {int(s) for codes in totals["bad_cases"].values() for s in codes}
+    assert statuses and all(400 <= s < 500 for s in statuses)
+    # locust's own outputs are there too
+    for name in ("locust_stats.csv", "report.html", "requests.csv", "timeline.csv"):
+        assert (out / name).stat().st_size > 0, name
