@@ -104,13 +104,18 @@ def timeline(log: RequestLog, window: float = 5.0, t0: float | None = None) -> l
         return []
     origin = log.t0 if t0 is None else t0
     end = log.end
+    last = float(end.max() - origin)
     rows = []
-    for left in np.arange(0.0, float(end.max() - origin) + 1e-9, window):
+    for left in np.arange(0.0, last + 1e-9, window):
         mask = (end >= origin + left) & (end < origin + left + window)
-        row = {"t": float(left), **summarize(log, mask, window)}
+        seconds = min(window, last - float(left)) if left + window > last else window
+        seconds = max(seconds, 1e-3)  # the last window is usually partial
+        row = {"t": float(left), "seconds": seconds, **summarize(log, mask, seconds)}
         for kind in KINDS:
-            row[f"rps_{kind}"] = float((mask & (log.kind == kind)).sum()) / window
+            row[f"rps_{kind}"] = float((mask & (log.kind == kind)).sum()) / seconds
         rows.append(row)
+    if len(rows) > 1 and rows[-1]["seconds"] < window / 2:
+        rows.pop()  # too short to say anything about throughput
     return rows
 
 

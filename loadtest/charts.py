@@ -19,18 +19,28 @@ Panel = Callable[[Axes], None]
 COLOURS = {"forecast": "tab:blue", "sentiment": "tab:green", "bad": "tab:orange"}
 
 
+def _mid(row: dict[str, Any]) -> float:
+    return float(row["t"] + row["seconds"] / 2)
+
+
+def _marker(rows: list[dict[str, Any]]) -> str:
+    return "o" if len(rows) < 40 else ""
+
+
 def _throughput(rows: list[dict[str, Any]], steps: list[dict[str, Any]], t0: float) -> Panel:
     def draw(ax: Axes) -> None:
-        t = [r["t"] for r in rows]
-        ax.plot(t, [r["rps"] for r in rows], color="black", label="achieved (all)")
+        t, m = [_mid(r) for r in rows], _marker(rows)
+        ax.plot(t, [r["rps"] for r in rows], color="black", marker=m, label="achieved (all)")
         for kind in KINDS:
-            ax.plot(t, [r[f"rps_{kind}"] for r in rows], color=COLOURS[kind], lw=1, label=kind)
+            ax.plot(t, [r[f"rps_{kind}"] for r in rows], color=COLOURS[kind], lw=1, marker=m,
+                    ms=3, label=kind)  # fmt: skip
         if steps:
             xs, ys = [], []
             for step in steps:
                 xs += [step["start"] - t0, step["end"] - t0]
                 ys += [step["offered_rps"], step["offered_rps"]]
             ax.plot(xs, ys, color="grey", ls="--", lw=1, label="offered")
+        ax.set_ylim(bottom=0)
         ax.set_ylabel("requests / s")
         ax.set_title("Throughput")
         ax.legend(loc="upper left", fontsize=8, ncol=5)
@@ -40,9 +50,10 @@ def _throughput(rows: list[dict[str, Any]], steps: list[dict[str, Any]], t0: flo
 
 def _latency(rows: list[dict[str, Any]]) -> Panel:
     def draw(ax: Axes) -> None:
-        t = [r["t"] for r in rows if r["p50"] is not None]
+        measured = [r for r in rows if r["p50"] is not None]
+        t, m = [_mid(r) for r in measured], _marker(rows)
         for name, colour in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
-            ax.plot(t, [r[name] for r in rows if r["p50"] is not None], color=colour, label=name)
+            ax.plot(t, [r[name] for r in measured], color=colour, marker=m, label=name)
         values = [r["p99"] for r in rows if r["p99"]]
         if values and max(values) > 20 * max(min(values), 0.1):
             ax.set_yscale("log")
@@ -55,9 +66,10 @@ def _latency(rows: list[dict[str, Any]]) -> Panel:
 
 def _errors(rows: list[dict[str, Any]]) -> Panel:
     def draw(ax: Axes) -> None:
-        ax.plot([r["t"] for r in rows], [100 * r["error_rate"] for r in rows], color="tab:red")
+        t, m = [_mid(r) for r in rows], _marker(rows)
+        ax.plot(t, [100 * r["error_rate"] for r in rows], color="tab:red", marker=m)
         ax.set_ylabel("errors (%)")
-        ax.set_ylim(bottom=0, top=max(1.0, *(100 * r["error_rate"] for r in rows)) * 1.1)
+        ax.set_ylim(bottom=0, top=max([1.0] + [100 * r["error_rate"] for r in rows]) * 1.1)
         ax.set_title("Error rate (unexpected answers; refused bad requests are not errors)")
 
     return draw

@@ -25,7 +25,7 @@ from typing import Any
 
 from loadtest import analysis, charts, machine, report
 from loadtest.config import DEFAULT_MIX, KINDS, PROFILES, ConstantPlan, Mix, SteppedPlan
-from loadtest.resources import Sampler, find_server_pid, write_samples
+from loadtest.resources import Sample, Sampler, find_server_pid, read_samples, write_samples
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 SOAK_FRACTION = 0.7
@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", required=True, help="base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--host", default="http://127.0.0.1:8000", help="base URL, e.g. http://127.0.0.1:8000"
+    )
     parser.add_argument("--profile", choices=PROFILES, default="smoke")
     parser.add_argument(
         "--out", type=Path, help="results folder (default: results/loadtest/PROFILE)"
@@ -60,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=float, default=5.0, help="chart window in seconds")
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     parser.add_argument("--ready-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="no run: rebuild the summary and charts from the files in --out",
+    )
     steps = parser.add_argument_group("stepped profile")
     steps.add_argument("--start-rps", type=float, default=stepped.start_rps)
     steps.add_argument("--factor", type=float, default=stepped.factor)
@@ -165,6 +172,9 @@ def run_locust(command: list[str], out: Path, server_pid: int | None, limit: flo
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out: Path = args.out or Path("results/loadtest") / args.profile
+    if args.report_only:
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        return build_report(run, out, read_samples(out / "resources.csv"), args)
     out.mkdir(parents=True, exist_ok=True)
     wait_ready(args.host, args.ready_timeout)
     server_pid = args.server_pid or find_server_pid(args.host)
@@ -174,10 +184,28 @@ def main(argv: list[str] | None = None) -> int:
         limit = args.max_steps * (args.step_seconds + 2) + 60
     else:
         limit = duration + ConstantPlan(target, duration).ramp_s + 60
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+    run = {
+        "profile": args.profile,
+        "host": args.host,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mix": str(Mix.parse(args.mix)),
+        "seed": args.seed,
+        "server_pid": server_pid,
+        "target_rps": target,
+        "target_rule": target_rule,
+        "max_error_rate": args.max_error_rate,
+        "command": "python -m loadtest " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     print(f"{args.profile} run against {args.host} -> {out} (server pid {server_pid})")
     samples = run_locust(locust_command(args, out, target, duration), out, server_pid, limit)
+    return build_report(run, out, samples, args)
 
+
+def build_report(
+    run: dict[str, Any], out: Path, samples: list[Sample], args: argparse.Namespace
+) -> int:
+    """Analyse the run's files in `out` and write the summary and the charts."""
     requests_file, steps_file = out / "requests.csv", out / "steps.json"
     if not requests_file.exists():
         print(f"locust wrote no request log; see {out / 'locust.log'}", file=sys.stderr)
@@ -187,32 +215,32 @@ def main(argv: list[str] | None = None) -> int:
     steps = steps_doc["steps"]
     rows = analysis.timeline(log, args.window)
     report.write_timeline(rows, out / "timeline.csv")
+    profile = run["profile"]
     summary: dict[str, Any] = {
-        "profile": args.profile,
-        "host": args.host,
-        "started_at": started,
-        "mix": str(Mix.parse(args.mix)),
-        "seed": args.seed,
+        **{key: run[key] for key in ("profile", "host", "started_at", "mix", "seed")},
+        "command": run.get("command", ""),
         "locust_version": importlib.metadata.version("locust"),
         "machine": machine.describe(),
-        "server_pid": server_pid,
+        "server_pid": run["server_pid"],
         "stop_reason": steps_doc.get("stop_reason", ""),
         "totals": analysis.totals(log),
         "steps": analysis.step_results(log, steps),
         "resources": report.resource_summary(samples),
     }
-    if args.profile == "stepped":
-        summary["max_throughput"] = analysis.max_throughput(summary["steps"], args.max_error_rate)
+    if profile == "stepped":
+        budget = run["max_error_rate"]
+        summary["max_throughput"] = analysis.max_throughput(summary["steps"], budget)
         summary["max_throughput_rule"] = (
-            f"highest achieved req/s of a step with at most {args.max_error_rate:.0%} errors"
+            f"highest achieved req/s of a step with at most {budget:.0%} errors"
         )
-    if args.profile == "soak":
+    if profile == "soak":
         verdict = analysis.soak_verdict(log, samples)
-        summary["soak"] = {"target_rps": target, "target_rule": target_rule, **verdict}
+        summary["soak"] = {"target_rps": run["target_rps"], "target_rule": run["target_rule"]}
+        summary["soak"].update(verdict)
     if not args.no_charts:
-        title = f"{args.profile} run, {started}, mix {summary['mix']}"
+        title = f"{profile} run, {run['started_at']}, mix {run['mix']}"
         written = charts.write_charts(out, title, rows, steps, samples, log.t0)
-        summary["charts"] = [str(path) for path in written]
+        summary["charts"] = [path.name for path in written]
     report.write_summary(summary, out)
     print(report.markdown(summary))
     return exit_status(summary)

@@ -141,7 +141,7 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append(f"- {case}: " + ", ".join(f"{s} -> {n}" for s, n in statuses.items()))
     if summary.get("charts"):
         lines += ["", "## Charts", ""]
-        lines += [f"![{Path(c).stem}]({Path(c).name})" for c in summary["charts"]]
+        lines += [f"![{Path(c).stem}]({c})" for c in summary["charts"]]
     return "\n".join(lines) + "\n"
 
 

@@ -134,3 +134,18 @@ def write_samples(samples: list[Sample], path: Path) -> None:
                     "" if s.locust_cpu_percent is None else f"{s.locust_cpu_percent:.1f}",
                 )
             )
+
+
+def read_samples(path: Path) -> list[Sample]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            Sample(
+                time=float(row["time"]),
+                server_rss_bytes=int(row["server_rss_bytes"]) if row["server_rss_bytes"] else None,
+                server_cpu_percent=float(v) if (v := row["server_cpu_percent"]) else None,
+                locust_cpu_percent=float(v) if (v := row["locust_cpu_percent"]) else None,
+            )
+            for row in csv.DictReader(handle)
+        ]
