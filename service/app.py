@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api import forecast, handlers, health, models, sentiment
+from service.api.fastpath import FastPathMiddleware
 from service.config import Settings
 from service.payload import Limits
 from service.registry import ModelLoadError, Registry
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = None
     app.state.ready = False
     handlers.install(app)
+    if settings.fast_path:
+        app.add_middleware(FastPathMiddleware, state=app.state)
     for router in (health.router, models.router, forecast.router, sentiment.router):
         app.include_router(router)
     return app

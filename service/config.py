@@ -29,5 +29,7 @@ class Settings(BaseSettings):
     max_items: int = Field(default=256, ge=1)  # series or texts per request
     max_series_length: int = Field(default=10_000, ge=1)  # points per series
     max_text_chars: int = Field(default=100_000, ge=1)
+    # Serve POST /forecast and /sentiment from a pure ASGI path instead of FastAPI's router.
+    fast_path: bool = True
     access_log: bool = False
     log_level: str = "info"

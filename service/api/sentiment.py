@@ -1,10 +1,10 @@
-"""POST /sentiment: thin glue between HTTP and service.sentiment."""
+"""POST /sentiment: documented here; served by the ASGI fast path unless it is off."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service import sentiment
+from service import pipeline
 from service.api.deps import JsonBody, LimitsDep, RegistryDep
 from service.schemas import (
     ERROR_RESPONSES,
@@ -25,11 +25,5 @@ router = APIRouter(tags=["sentiment"])
     summary="Classify review texts; long texts are truncated by the card's rule",
 )
 async def classify(body: JsonBody, registry: RegistryDep, limits: LimitsDep) -> Response:
-    query = sentiment.decode(body, limits)
-    model = registry.resolve("sentiment", query.model, query.version)
-    assert model.tokenizer is not None, "the registry loads a tokenizer for sentiment models"
-    rows, encoded = sentiment.prepare(query, model.tokenizer)
-    probabilities = await model.batcher.submit(rows)
-    return Response(
-        sentiment.encode(model.card, probabilities, encoded), media_type="application/json"
-    )
+    answer = await pipeline.classify(registry, limits, body)
+    return Response(answer, media_type="application/json")
