@@ -1,0 +1,1 @@
+"""IMDB sentiment: data, models, training, export (`python -m training sentiment`)."""

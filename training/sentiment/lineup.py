@@ -1,0 +1,212 @@
+"""Train and score the notes' models side by side (cheap settings), then write the table."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from service.card import ModelCard
+from training.sentiment.pipeline import DataOptions, TokenizerOptions, prepare
+
+Log = Callable[[str], None]
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+
+
+@dataclass(frozen=True)
+class LineupOptions:
+    data: DataOptions
+    tokens: TokenizerOptions
+    kinds: Sequence[str]
+    embedding_dim: int
+    units: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    threads: int
+    parity_reviews: int
+    results_dir: Path
+    served_model: Path  # its card is added to the table when it exists
+    command: str
+
+
+@dataclass(frozen=True)
+class LineupRow:
+    kind: str
+    layers: str
+    parameters: int
+    epochs: int
+    best_epoch: int
+    train_s: float
+    test_accuracy: float
+    test_f1: float
+    onnx_bytes: int | None
+    recurrent_ops: list[str]
+    onnx_parity: str  # "ok (max diff ...)" or why the graph is not exact
+
+
+def run_lineup(options: LineupOptions, log: Log) -> list[LineupRow]:
+    from training.sentiment.train import limit_threads
+
+    limit_threads(options.threads)
+    prepared = prepare(options.data, options.tokens, log)
+    rows = []
+    for kind in options.kinds:
+        rows.append(_train_one(kind, options, prepared, log))
+        log(f"{kind}: test accuracy {rows[-1].test_accuracy:.4f} in {rows[-1].train_s:.0f} s")
+    write_results(options, rows, prepared.data_info)
+    return rows
+
+
+def _train_one(kind: str, options: LineupOptions, prepared: Any, log: Log) -> LineupRow:
+    from training.export import ExportError, recurrent_op_types
+    from training.onnx_native import UnsupportedLayerError
+    from training.sentiment import artifact
+    from training.sentiment.models import DESCRIPTIONS, ModelConfig, build_model
+    from training.sentiment.train import FitSettings, binary_metrics, fit, predict
+
+    config = ModelConfig(
+        kind=kind,  # type: ignore[arg-type]
+        num_words=options.tokens.num_words,
+        embedding_dim=options.embedding_dim,
+        units=options.units,
+        dropout=0.0,
+    )
+    model = build_model(config)
+    log(f"{kind}: {DESCRIPTIONS[kind]} ({model.count_params()} parameters)")
+    settings = FitSettings(
+        epochs=options.epochs,
+        batch_size=options.batch_size,
+        learning_rate=options.learning_rate,
+        patience=options.epochs,
+        time_budget_s=float("inf"),
+        seed=options.data.seed,
+    )
+    result = fit(model, prepared.train, prepared.validation, settings, log)
+    scores = binary_metrics(prepared.test.labels, predict(model, prepared.test), 0.5)
+    onnx_bytes: int | None = None
+    recurrent: list[str] = []
+    try:
+        onnx_model = artifact.to_onnx(model)
+        onnx_bytes = len(onnx_model.SerializeToString())
+        recurrent = recurrent_op_types(onnx_model)
+        parity = artifact.check_parity(
+            model, onnx_model, prepared.test, reviews=options.parity_reviews, threshold=0.5
+        )
+        verdict = f"ok on {parity.cases} reviews (max diff {parity.max_abs_diff:.1e})"
+    except (ExportError, UnsupportedLayerError) as error:
+        verdict = f"not exact: {error}"
+    return LineupRow(
+        kind=kind,
+        layers=DESCRIPTIONS[kind],
+        parameters=int(model.count_params()),
+        epochs=result.epochs_run,
+        best_epoch=result.best_epoch,
+        train_s=round(result.duration_s, 1),
+        test_accuracy=round(scores["accuracy"], 5),
+        test_f1=round(scores["f1"], 5),
+        onnx_bytes=onnx_bytes,
+        recurrent_ops=recurrent,
+        onnx_parity=verdict,
+    )
+
+
+def _served_row(model_dir: Path) -> dict[str, Any] | None:
+    if not (model_dir / "card.json").exists():
+        return None
+    card = ModelCard.load(model_dir)
+    return {
+        "path": str(model_dir),
+        "description": card.description,
+        "test_accuracy": card.metrics.get("test_accuracy"),
+        "test_f1": card.metrics.get("test_f1"),
+        "train_s": card.training.get("duration_s"),
+        "epochs": card.training.get("epochs"),
+        "threads": card.training.get("threads"),
+        "onnx_bytes": (model_dir / card.onnx_file).stat().st_size,
+        "recurrent_ops": card.recurrent_ops,
+        "parity_max_abs_diff": card.parity.max_abs_diff,
+        "parity_cases": card.parity.cases,
+    }
+
+
+def write_results(options: LineupOptions, rows: list[LineupRow], data_info: dict[str, Any]) -> None:
+    settings = {
+        "num_words": options.tokens.num_words,
+        "max_length": options.tokens.max_length,
+        "truncation": options.tokens.truncation,
+        "embedding_dim": options.embedding_dim,
+        "units": options.units,
+        "epochs": options.epochs,
+        "batch_size": options.batch_size,
+        "learning_rate": options.learning_rate,
+        "threads": options.threads,
+        "parity_reviews": options.parity_reviews,
+        "command": options.command,
+    }
+    served = _served_row(options.served_model)
+    report = {
+        "settings": settings,
+        "data": data_info,
+        "rows": [asdict(row) for row in rows],
+        "served_model": served,
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    options.results_dir.mkdir(parents=True, exist_ok=True)
+    (options.results_dir / RESULTS_JSON).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    (options.results_dir / RESULTS_MD).write_text(_markdown(report), "utf-8")
+
+
+def _kib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1024:.0f} KiB"
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    split = report["data"]["split"]
+    lines = [
+        "# Sentiment models of the notes on IMDB",
+        "",
+        f"Data: {split['train']}/{split['validation']}/{split['test']} reviews "
+        f"(train/validation/test, deduplicated, stratified, seed {split['seed']}). "
+        "Accuracy and F1 (positive class) on the test split, threshold 0.5.",
+        "",
+        f"Comparison settings (kept cheap: CPU only, {s['threads']} thread(s)): "
+        f"{s['num_words']} words, last {s['max_length']} tokens ({s['truncation']}-truncation), "
+        f"embedding {s['embedding_dim']}, {s['units']} units, at most {s['epochs']} epochs "
+        f"(best validation epoch kept), batch {s['batch_size']}, Adam {s['learning_rate']}. "
+        f"Size = ONNX graph from the native exporter; parity = Keras vs onnxruntime on "
+        f"{s['parity_reviews']} test reviews, right-padded batches + padding invariance.",
+        "",
+        "| model | layers | params | epochs (best) | train time | test acc | test F1 | ONNX size "
+        "| ONNX recurrence | ONNX parity |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in report["rows"]:
+        lines.append(
+            f"| {row['kind']} | {row['layers']} | {row['parameters']:,} | "
+            f"{row['epochs']} ({row['best_epoch']}) | {row['train_s']:.0f} s | "
+            f"{row['test_accuracy']:.4f} | {row['test_f1']:.4f} | {_kib(row['onnx_bytes'])} | "
+            f"{', '.join(row['recurrent_ops']) or '-'} | {row['onnx_parity']} |"
+        )
+    served = report["served_model"]
+    if served:
+        lines += [
+            "",
+            f"## Served model (`{served['path']}`)",
+            "",
+            f"{served['description']}.",
+            "",
+            f"Test accuracy **{served['test_accuracy']:.4f}**, F1 {served['test_f1']:.4f} "
+            f"(onnxruntime on the exported graph); trained {served['epochs']} epochs in "
+            f"{served['train_s']:.0f} s on {served['threads']} thread(s); ONNX "
+            f"{_kib(served['onnx_bytes'])}, recurrence {', '.join(served['recurrent_ops'])}; "
+            f"parity max diff {served['parity_max_abs_diff']:.1e} on "
+            f"{served['parity_cases']} test reviews. Full settings in its `card.json`.",
+        ]
+    lines += ["", f"Command: `{s['command']}`", ""]
+    return "\n".join(lines)
