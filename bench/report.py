@@ -199,8 +199,9 @@ def markdown(results: dict[str, Any], targets: list[Target], charts: list[str]) 
             "",
         ]
     if results["selection"]:
+        clients = results["selection"][0]["connections"]
         lines += [
-            "### Choosing uvicorn workers and onnxruntime threads (service, 32 clients)",
+            f"### Choosing uvicorn workers and onnxruntime threads (service, {clients} clients)",
             "",
             *_selection(results),
             "",

@@ -56,7 +56,9 @@ class Run:
     # -- helpers ---------------------------------------------------------------------------
     def _load(self, server: RunningServer, body: Payload, connections: int) -> loadgen.LoadResult:
         cfg = self.config
-        loadgen.run_wrk(self.wrk, server.url, body, connections, cfg.warmup_s, cfg.wrk_threads)
+        # Keras traces its predict function on first use in each worker: warm it up longer.
+        warmup = max(cfg.warmup_s, 5) if server.spec.name == "keras" else cfg.warmup_s
+        loadgen.run_wrk(self.wrk, server.url, body, connections, warmup, cfg.wrk_threads)
         return loadgen.run_wrk(
             self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
         )

@@ -58,15 +58,17 @@ def test_wrk_result_line_is_parsed() -> None:
 
 
 def _row(app: str, model: str, connections: int, throughput: float, **extra: Any) -> dict[str, Any]:
-    return {
+    row = {
         "app": app,
         "model": model,
         "connections": connections,
         "throughput": throughput,
+        "requests": int(throughput * 10),
+        "seconds": 10.0,
         "p99_ms": 10.0,
         "errors": 0,
-        **extra,
     }
+    return {**row, **extra}
 
 
 def test_targets_pass_and_fail_with_margins(tmp_path: Path) -> None:
@@ -77,7 +79,7 @@ def test_targets_pass_and_fail_with_margins(tmp_path: Path) -> None:
             _row("textbook", "forecast", 32, 1000.0),
             _row("keras", "forecast", 32, 50.0),
             _row("service", "sentiment", 32, 800.0),
-            _row("keras", "sentiment", 32, 20.0),
+            _row("keras", "sentiment", 32, 0.0),
             _row("service", "forecast", 128, 6000.0),
             _row("service", "sentiment", 128, 800.0, errors=3),
         ],
@@ -85,13 +87,19 @@ def test_targets_pass_and_fail_with_margins(tmp_path: Path) -> None:
         "batching": {"sentiment": {"batches": 10, "average_batch_rows": 11.6}},
     }
     found = {t.name: t for t in targets.evaluate(results)}
-    ceiling = found["forecast@32: service / HTTP ceiling"]
-    assert ceiling.value == 0.3 and ceiling.passed is False and ceiling.margin == "-40%"
+    ceiling = found["forecast@32: service / ceiling"]
+    assert (
+        ceiling.value == 0.3
+        and ceiling.passed is False
+        and ceiling.margin.startswith("short by 40%")
+    )
     assert found["forecast@32: service / textbook"].passed is True
-    assert found["forecast@32: service / Keras"].margin == "+140%"
+    assert found["forecast@32: service / keras"].margin == "ahead by 140%"
     assert found["forecast@32: service p99"].passed is True
-    assert found["sentiment@32: service / in-process ceiling"].value == 0.8
+    assert found["sentiment@32: service / in-process"].value == 0.8
     assert found["sentiment@128: service errors"].passed is False
+    keras = found["sentiment@32: service / keras"]  # no request done in 10 s: a lower bound
+    assert keras.value == 8000.0 and "lower bound" in keras.detail
 
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n\nnotes before\n", encoding="utf-8")
