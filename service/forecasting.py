@@ -1,7 +1,8 @@
 """The forecast data plane: request body -> scaled rows -> batch output -> response bytes.
 
-No web framework here: `decode` takes the parsed JSON, `prepare` checks it against the model's
-card, the batcher runs the rows, and `encode` answers in the original units.
+No web framework here: `decode` takes the parsed JSON, `ForecastCodec.prepare` checks it
+against the model's card, the batcher runs the rows, and `ForecastCodec.encode` answers in the
+original units.
 """
 
 from __future__ import annotations
@@ -40,59 +41,64 @@ def decode(body: Any, limits: Limits) -> ForecastQuery:
     )
 
 
-def resolve_horizon(query: ForecastQuery, card: ModelCard) -> int:
-    spec = _spec(card)
-    if query.horizon is None:
-        return spec.horizon
-    if query.horizon > spec.horizon:
-        raise invalid(
-            ("horizon",),
-            f"is {query.horizon}, larger than the maximum {spec.horizon} of model "
-            f"{card.name!r} version {card.version!r}",
-        )
-    return query.horizon
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def prepare(query: ForecastQuery, card: ModelCard, limits: Limits) -> list[np.ndarray]:
-    """Every series as a scaled float32 array [length, n_features]; all problems in one 422."""
-    spec = _spec(card)
-    mean = np.asarray(spec.input_scaler.mean, dtype=np.float64)
-    scale = np.asarray(spec.input_scaler.scale, dtype=np.float64)
-    problems = Problems()
-    rows: list[np.ndarray] = []
-    for index, series in enumerate(query.series):
-        values = _series_values(series, index, spec, limits, problems)
-        if values is None:
-            continue
-        with np.errstate(over="ignore", invalid="ignore"):
-            scaled = ((values - mean) / scale).astype(np.float32)
-        if not np.isfinite(scaled).all():
-            _report_non_finite(values, scaled, index, spec.n_features, problems)
-            continue
-        rows.append(scaled)
-    problems.raise_if_any()
-    return rows
+class ForecastCodec:
+    """One forecast model's card turned into ready arrays: built once at load time."""
 
+    def __init__(self, card: ModelCard) -> None:
+        assert card.forecast is not None, "a forecast card"
+        self.card = card
+        self.spec: ForecastSpec = card.forecast
+        self._in_mean = np.asarray(self.spec.input_scaler.mean, dtype=np.float64)
+        self._in_scale = np.asarray(self.spec.input_scaler.scale, dtype=np.float64)
+        self._out_mean = np.asarray(self.spec.target_scaler.mean, dtype=np.float64)
+        self._out_scale = np.asarray(self.spec.target_scaler.scale, dtype=np.float64)
 
-def encode(card: ModelCard, horizon: int, output: np.ndarray) -> bytes:
-    """Model output [k, model_horizon, targets] (scaled) -> response JSON in original units."""
-    spec = _spec(card)
-    mean = np.asarray(spec.target_scaler.mean, dtype=np.float64)
-    scale = np.asarray(spec.target_scaler.scale, dtype=np.float64)
-    raw = (output[:, :horizon, :].astype(np.float64) * scale + mean).astype(np.float32)
-    forecasts = raw[:, :, 0] if raw.shape[2] == 1 else raw
-    body = {
-        "model": card.name,
-        "version": card.version,
-        "horizon": horizon,
-        "forecasts": np.ascontiguousarray(forecasts),
-    }
-    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    def resolve_horizon(self, query: ForecastQuery) -> int:
+        maximum = self.spec.horizon
+        if query.horizon is None:
+            return maximum
+        if query.horizon > maximum:
+            raise invalid(
+                ("horizon",),
+                f"is {query.horizon}, larger than the maximum {maximum} of model "
+                f"{self.card.name!r} version {self.card.version!r}",
+            )
+        return query.horizon
 
+    def prepare(self, query: ForecastQuery, limits: Limits) -> list[np.ndarray]:
+        """Every series as a scaled float32 array [length, n_features]; all problems in one 422."""
+        problems = Problems()
+        rows: list[np.ndarray] = []
+        for index, series in enumerate(query.series):
+            values = _series_values(series, index, self.spec, limits, problems)
+            if values is None:
+                continue
+            # Compared in float64 before the float32 cast, so nothing overflows silently.
+            if np.abs(values).max() > _FLOAT32_MAX:
+                _report_large(values, index, self.spec.n_features, problems, "raw")
+                continue
+            scaled = (values - self._in_mean) / self._in_scale
+            if np.abs(scaled).max() > _FLOAT32_MAX:
+                _report_large(scaled, index, self.spec.n_features, problems, "scaled")
+                continue
+            rows.append(scaled.astype(np.float32))
+        problems.raise_if_any()
+        return rows
 
-def _spec(card: ModelCard) -> ForecastSpec:
-    assert card.forecast is not None, "registry.resolve checks the task"
-    return card.forecast
+    def encode(self, horizon: int, output: np.ndarray) -> bytes:
+        """Model output [k, model_horizon, targets] (scaled) -> answer JSON in original units."""
+        raw = output[:, :horizon, :].astype(np.float64) * self._out_scale + self._out_mean
+        forecasts = raw[:, :, 0] if raw.shape[2] == 1 else raw
+        body = {
+            "model": self.card.name,
+            "version": self.card.version,
+            "horizon": horizon,
+            "forecasts": np.ascontiguousarray(forecasts, dtype=np.float32),
+        }
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _series_values(
@@ -158,20 +164,18 @@ def _report_non_numbers(
             problems.add(cell_loc, f"must be a number, got {json_type(value)}")
 
 
-def _report_non_finite(
-    values: np.ndarray, scaled: np.ndarray, index: int, n_features: int, problems: Problems
+def _report_large(
+    values: np.ndarray, index: int, n_features: int, problems: Problems, stage: str
 ) -> None:
-    for position in np.argwhere(~np.isfinite(scaled)):
+    for position in np.argwhere(np.abs(values) > _FLOAT32_MAX):
         step, feature = int(position[0]), int(position[1])
         loc: tuple[str | int, ...] = ("series", index, step)
         if n_features > 1:
             loc = (*loc, feature)
-        with np.errstate(over="ignore"):
-            raw_is_finite = bool(np.isfinite(np.float32(values[step, feature])))
-        if raw_is_finite:
-            problems.add(loc, "is too large for the model's input scaling")
-        else:
+        if stage == "raw":
             problems.add(loc, "is not a finite number (outside the float32 range)")
+        else:
+            problems.add(loc, "is too large for the model's input scaling")
 
 
 def _show(value: Any) -> str:

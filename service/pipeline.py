@@ -45,10 +45,12 @@ def parse_json(raw: bytes) -> Any:
 async def forecast(registry: Registry, limits: Limits, body: Any) -> bytes:
     query = forecasting.decode(body, limits)
     model = registry.resolve("forecast", query.model, query.version)
-    horizon = forecasting.resolve_horizon(query, model.card)
-    rows = forecasting.prepare(query, model.card, limits)
+    codec = model.forecast_codec
+    assert codec is not None, "the registry builds a codec for forecast models"
+    horizon = codec.resolve_horizon(query)
+    rows = codec.prepare(query, limits)
     output = await model.batcher.submit(rows)  # validated first: a bad request never queues
-    return forecasting.encode(model.card, horizon, output)
+    return codec.encode(horizon, output)
 
 
 async def classify(registry: Registry, limits: Limits, body: Any) -> bytes:

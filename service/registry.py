@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from service.card import CARD_FILE, ModelCard, TensorSpec, sha256_of
 from service.config import Settings
 from service.errors import ServiceError
+from service.forecasting import ForecastCodec
 from service.runtime import DynamicBatcher, SequenceRunner, create_session
 from service.text import Tokenizer
 
@@ -45,7 +46,8 @@ class LoadedModel:
     session: ort.InferenceSession
     runner: SequenceRunner
     batcher: DynamicBatcher
-    tokenizer: Tokenizer | None = None
+    tokenizer: Tokenizer | None = None  # sentiment models
+    forecast_codec: ForecastCodec | None = None  # forecast models
 
     @property
     def name(self) -> str:
@@ -188,7 +190,8 @@ def load_model(directory: Path, settings: Settings) -> LoadedModel:
         max_queue_delay_s=settings.max_queue_delay_ms / 1000.0,
         name=f"{card.name}/{card.version}",
     )
-    return LoadedModel(card, directory, session, runner, batcher, tokenizer)
+    codec = ForecastCodec(card) if card.forecast is not None else None
+    return LoadedModel(card, directory, session, runner, batcher, tokenizer, codec)
 
 
 def _check_signature(path: Path, card: ModelCard, session: ort.InferenceSession) -> None:
