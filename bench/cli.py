@@ -20,6 +20,10 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part)
 
 
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
 def _parser() -> argparse.ArgumentParser:
     d = BenchConfig()
     p = argparse.ArgumentParser(
@@ -76,7 +80,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     config = BenchConfig(
         models_dir=args.models_dir,
         out_dir=args.out,
-        benchmarks_md=args.benchmarks_md if str(args.benchmarks_md or "") else None,
+        benchmarks_md=args.benchmarks_md,
         duration_s=args.duration,
         warmup_s=args.warmup,
         inprocess_s=args.inprocess_seconds,

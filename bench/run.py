@@ -54,11 +54,24 @@ class Run:
         }
 
     # -- helpers ---------------------------------------------------------------------------
-    def _load(self, server: RunningServer, body: Payload, connections: int) -> loadgen.LoadResult:
+    def _warm(self, server: RunningServer, body: Payload, connections: int) -> None:
+        """Discarded load, then a pause until the server has drained it.
+
+        When wrk stops, the requests still in flight on its closed connections are still
+        computed by the server (an `async def` Keras endpoint never notices the client left),
+        so the next run would start behind a backlog. It drains within about the slowest
+        latency seen while warming up.
+        """
         cfg = self.config
         # Keras traces its predict function on first use in each worker: warm it up longer.
-        warmup = max(cfg.warmup_s, 5) if server.spec.name == "keras" else cfg.warmup_s
-        loadgen.run_wrk(self.wrk, server.url, body, connections, warmup, cfg.wrk_threads)
+        seconds = max(cfg.warmup_s, 5) if server.spec.name == "keras" else cfg.warmup_s
+        warm = loadgen.run_wrk(self.wrk, server.url, body, connections, seconds, cfg.wrk_threads)
+        drain_s = warm.max_ms / 1000 + 0.2 if warm.requests else 10.0
+        time.sleep(min(drain_s, 30.0))
+
+    def _load(self, server: RunningServer, body: Payload, connections: int) -> loadgen.LoadResult:
+        cfg = self.config
+        self._warm(server, body, connections)
         return loadgen.run_wrk(
             self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
         )
@@ -97,7 +110,7 @@ class Run:
                 for connections in cfg.connections:
                     at_target = connections == TARGET_CONNECTIONS
                     if at_target:
-                        loadgen.run_wrk(self.wrk, server.url, body, connections, cfg.warmup_s)
+                        self._warm(server, body, connections)
                         before = batching.read_counters(server.url, model, cfg.workers)
                         result = loadgen.run_wrk(
                             self.wrk,

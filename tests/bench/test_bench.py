@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from bench.apps.common import latest_version_dir
 from bench.payloads import forecast_payload, sentiment_payload
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = REPO / "models"
+MODELS = Path(os.environ.get("BENCH_TEST_MODELS_DIR", REPO / "models"))  # override: dev models
 
 
 def _have_models() -> bool:
