@@ -68,16 +68,30 @@ def write_series(path: Path) -> None:
 
 
 def split_settings(card_path: Path) -> dict[str, Any]:
-    """The sentiment split (sizes and seed) as recorded in the served model's card."""
+    """The sentiment split (sizes and seed) as recorded in the served model's card.
+
+    The training pipeline records `{"seed": 42, "train": n, "validation": n, "test": n, ...}`
+    (somewhere under the card's `training`); the counts are the sizes to pass again.
+    """
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    training = card.get("training", {})
-    split = training.get("split", training)
-    settings = {key: split[key] for key in ("validation_size", "test_size", "seed") if key in split}
-    if len(settings) != 3:
+    found = [node for node in _dicts(card.get("training", {})) if "seed" in node and "test" in node]
+    if not found:
         raise SystemExit(
-            f"{card_path}: no validation_size/test_size/seed under 'training'; pass them as flags"
+            f"{card_path}: no split (seed, validation, test) under 'training'; "
+            "pass --validation-size, --test-size and --split-seed"
         )
-    return settings
+    split = found[0]
+    return {
+        "validation_size": int(split["validation"]),
+        "test_size": int(split["test"]),
+        "seed": int(split["seed"]),
+    }
+
+
+def _dicts(node: Any) -> list[dict[str, Any]]:
+    if not isinstance(node, dict):
+        return []
+    return [node, *(d for value in node.values() for d in _dicts(value))]
 
 
 def write_reviews(path: Path, count: int, settings: dict[str, Any], sample_seed: int) -> None:
@@ -120,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     flags = (args.validation_size, args.test_size, args.split_seed)
     if all(flag is not None for flag in flags):
-        settings = dict(zip(("validation_size", "test_size", "seed"), flags, strict=True))
+        settings = {
+            "validation_size": int(args.validation_size)
+            if args.validation_size >= 1
+            else args.validation_size,
+            "test_size": int(args.test_size) if args.test_size >= 1 else args.test_size,
+            "seed": args.split_seed,
+        }
     else:
         settings = split_settings(args.card)
     write_reviews(args.out or REVIEWS_FILE, args.count, settings, args.sample_seed)
