@@ -160,6 +160,11 @@ class _Converter:
             raise UnsupportedLayerError(
                 f"layer {layer.name!r} of type {kind} is not supported by the native ONNX converter"
             )
+        if self.task == "sentiment" and x.rank == 3 and not layer.supports_masking:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r}: Keras {kind} drops the padding mask, so the Keras model's "
+                "answer depends on padding and no exact padded-batch graph exists"
+            )
         return handler()
 
     # ------------------------------------------------------------ element-wise
@@ -376,11 +381,6 @@ class _Converter:
             raise UnsupportedLayerError(f"layer {name!r}: pooling needs a 3-D input")
         if layer.data_format != "channels_last" or layer.keepdims:
             raise UnsupportedLayerError(f"layer {name!r}: only channels_last, keepdims=False")
-        if kind == "max" and self.task == "sentiment":
-            raise UnsupportedLayerError(
-                f"layer {name!r}: Keras GlobalMaxPooling1D ignores the padding mask, so the Keras "
-                "model's answer depends on padding and no exact padded-batch graph exists"
-            )
         if x.layout == "bft":
             x = self.g.transpose(x, "btf", name)
         mask = self.step_mask(x, name)
