@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
-from service.api import forecast, handlers, health, models, sentiment
-from service.api.fastpath import FastPathMiddleware
+from service import pipeline
+from service.api import fastpath, forecast, handlers, health, models, sentiment
 from service.config import Settings
 from service.payload import Limits
 from service.registry import ModelLoadError, Registry
@@ -17,7 +18,21 @@ from service.registry import ModelLoadError, Registry
 logger = logging.getLogger("service")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class ServiceApp(FastAPI):
+    """FastAPI, except that the data-plane POSTs take the ASGI fast path (service.api.fastpath)."""
+
+    fast_path = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path and scope["type"] == "http" and scope["method"] == "POST":
+            handler = pipeline.HANDLERS.get(scope["path"])
+            if handler is not None:
+                await fastpath.serve(self.state, handler, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> ServiceApp:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -42,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for model in registry.all():
                 await model.batcher.stop()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="rnn-serving",
         version="0.1.0",
         description="Recurrent forecasting and sentiment models served with onnxruntime.",
@@ -51,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # nothing here exports traces, and the check costs ~10% of a forecast request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.fast_path = settings.fast_path
     app.state.settings = settings
     app.state.limits = Limits(
         max_items=settings.max_items,
@@ -60,13 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = None
     app.state.ready = False
     handlers.install(app)
-    if settings.fast_path:
-        app.add_middleware(FastPathMiddleware, state=app.state)
     for router in (health.router, models.router, forecast.router, sentiment.router):
         app.include_router(router)
     return app
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> ServiceApp:
     """For `uvicorn --factory` (each worker process reads the RNN_SERVE_* variables)."""
     return create_app(Settings())

@@ -1,10 +1,10 @@
 """A pure ASGI fast path for the data plane (POST /forecast and POST /sentiment).
 
-FastAPI's request machinery (routing, dependency solving) costs several times the model on
-these small requests (FACTS.md, "HTTP serving"). This middleware answers the two data-plane
-routes itself with the same pipeline, limits and error bodies as the documented FastAPI routes,
-and hands every other request to FastAPI. `Settings.fast_path = False` turns it off; the test
-suite runs against both.
+FastAPI's request machinery (middleware stack, routing, dependency solving) costs several
+times the model on these small requests (FACTS.md, "HTTP serving"). `ServiceApp.__call__`
+(service.app) sends the two data-plane routes here before FastAPI sees them; they run the same
+pipeline, limits and error bodies as the documented FastAPI routes, which serve them when
+`Settings.fast_path` is off. The test suite runs against both.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from service import pipeline
 from service.errors import ServiceError, error_body
@@ -27,55 +27,50 @@ class _Disconnected(Exception):
     """The client closed the connection before sending the whole body."""
 
 
-class FastPathMiddleware:
-    def __init__(self, app: ASGIApp, state: State) -> None:
-        self.app = app
-        self.state = state
+async def serve(
+    state: State, handler: pipeline.Handler, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer one data-plane request; every failure becomes the one error body."""
+    try:
+        body = await _read_json(state, scope, receive)
+        registry = state.registry
+        if registry is None or not state.ready:
+            raise ServiceError(503, "not_ready", "the models are not loaded yet")
+        status, answer = 200, await handler(registry, state.limits, body)
+    except _Disconnected:
+        return
+    except ServiceError as exc:
+        if exc.status >= 500:
+            logger.error("POST %s: %s", scope["path"], exc.message)
+        status, answer = exc.status, exc.body()
+    except Exception:
+        logger.exception("unexpected error on POST %s", scope["path"])
+        status, answer = 500, error_body("internal_error", "an internal error occurred")
+    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.body", "body": answer})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = pipeline.HANDLERS.get(scope["path"]) if scope["type"] == "http" else None
-        if handler is None or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        try:
-            body = await self._read_json(scope, receive)
-            registry = self.state.registry
-            if registry is None or not self.state.ready:
-                raise ServiceError(503, "not_ready", "the models are not loaded yet")
-            status, answer = 200, await handler(registry, self.state.limits, body)
-        except _Disconnected:
-            return
-        except ServiceError as exc:
-            if exc.status >= 500:
-                logger.error("POST %s: %s", scope["path"], exc.message)
-            status, answer = exc.status, exc.body()
-        except Exception:
-            logger.exception("unexpected error on POST %s", scope["path"])
-            status, answer = 500, error_body("internal_error", "an internal error occurred")
-        await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
-        await send({"type": "http.response.body", "body": answer})
 
-    async def _read_json(self, scope: Scope, receive: Receive) -> Any:
-        content_type = content_length = ""
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value.decode("latin-1")
-            elif name == b"content-length":
-                content_length = value.decode("latin-1")
-        pipeline.check_content_type(content_type)
-        limit: int = self.state.settings.max_body_bytes
-        pipeline.check_declared_size(content_length, limit)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise pipeline.too_large(size, limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return pipeline.parse_json(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+async def _read_json(state: State, scope: Scope, receive: Receive) -> Any:
+    content_type = content_length = ""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"content-length":
+            content_length = value.decode("latin-1")
+    pipeline.check_content_type(content_type)
+    limit: int = state.settings.max_body_bytes
+    pipeline.check_declared_size(content_length, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise pipeline.too_large(size, limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return pipeline.parse_json(chunks[0] if len(chunks) == 1 else b"".join(chunks))
