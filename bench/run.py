@@ -13,8 +13,8 @@ from typing import Any
 
 from bench import batching, loadgen, machine
 from bench.apps.ceiling import ANSWERS_ENV
-from bench.apps.common import MODELS_DIR_ENV
-from bench.apps.keras_models import find_keras_file
+from bench.apps.common import MODELS_DIR_ENV, load_card
+from bench.apps.keras_models import describe
 from bench.config import TARGET_CONNECTIONS, BenchConfig
 from bench.inprocess import InProcessBench
 from bench.payloads import Payload, payload
@@ -162,10 +162,8 @@ class Run:
             env[ANSWERS_ENV] = str(answers.resolve())
         if app == "keras":
             for model in cfg.models:
-                found = find_keras_file(model)
-                self.results["keras_models"][model] = (
-                    f"loaded {found}" if found else "rebuilt the same architecture, fresh weights"
-                )
+                _, card = load_card(model, cfg.models_dir)
+                self.results["keras_models"][model] = describe(model, card)
         with self._server(app_spec(app, APP_MODULES[app], cfg.workers, env)) as server:
             if server is None:
                 return

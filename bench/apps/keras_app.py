@@ -40,9 +40,9 @@ class SentimentRequest(BaseModel):
 app = FastAPI(title="keras baseline")
 
 _forecast_dir, _forecast_card = load_card("forecast")
-_forecast_model, FORECAST_SOURCE = load_forecast_model(_forecast_card)
+_forecast_model = load_forecast_model(_forecast_card)
 _sentiment_dir, _sentiment_card = load_card("sentiment")
-_sentiment_model, SENTIMENT_SOURCE = load_sentiment_model(_sentiment_card)
+_sentiment_model = load_sentiment_model(_sentiment_card)
 _tokenizer = load_tokenizer(_sentiment_dir, _sentiment_card)
 
 

@@ -1,9 +1,10 @@
 """The Keras models of the Keras baseline.
 
 A `.keras` file saved by training is used when there is one (`BENCH_KERAS_FORECAST` /
-`BENCH_KERAS_SENTIMENT` name it, else the first match of `KERAS_GLOBS`). Otherwise the same
-architecture is rebuilt with fresh weights: the baseline measures what `model.predict` costs
-per request, which does not depend on the weights. `*_SOURCE` says which one ran.
+`BENCH_KERAS_SENTIMENT` name it, else the newest match of `KERAS_GLOBS`). Otherwise the served
+architecture is rebuilt by the training package's own builder, sized from the card's training
+record, with fresh weights: the baseline measures what `model.predict` costs per request,
+which does not depend on the weights. `describe` says which one runs (without importing Keras).
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ from typing import Any
 from service.card import ModelCard
 
 REPO = Path(__file__).resolve().parents[2]
-
 KERAS_GLOBS = {
     task: (f"models/{task}/*/*.keras", f"training/{task}/**/*.keras", f"artifacts/**/{task}*.keras")
     for task in ("forecast", "sentiment")
 }
+SENTIMENT_DEFAULTS: dict[str, Any] = {
+    "kind": "bigru_avg",
+    "embedding_dim": 64,
+    "units": 32,
+    "dropout": 0.0,
+}
+FORECAST_DEFAULTS: dict[str, Any] = {"kind": "gru", "units": 64}
 
 
 def find_keras_file(task: str, root: Path = REPO) -> Path | None:
@@ -33,33 +40,58 @@ def find_keras_file(task: str, root: Path = REPO) -> Path | None:
     return None
 
 
-def load_forecast_model(card: ModelCard) -> tuple[Any, str]:
+def _recorded(card: ModelCard, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The architecture settings the card's training record holds, else the defaults."""
+    recorded = card.training.get("model")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    return {key: recorded.get(key, value) for key, value in defaults.items()}
+
+
+def _sentiment_config(card: ModelCard) -> dict[str, Any]:
+    assert card.sentiment is not None
+    return {**_recorded(card, SENTIMENT_DEFAULTS), "num_words": card.sentiment.tokenizer.num_words}
+
+
+def describe(task: str, card: ModelCard) -> str:
+    path = find_keras_file(task)
+    if path is not None:
+        return f"loaded {path}"
+    if task == "forecast":
+        settings = _recorded(card, FORECAST_DEFAULTS)
+        builder = "training.forecast.models.served_seq2seq"
+    else:
+        settings = _sentiment_config(card)
+        builder = "training.sentiment.models.build_model"
+    shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+    return f"no .keras file saved: rebuilt with {builder}({shown}), fresh weights"
+
+
+def load_forecast_model(card: ModelCard) -> Any:
     import keras
 
     path = find_keras_file("forecast")
     if path is not None:
-        return keras.models.load_model(path, compile=False), f"loaded {path}"
+        return keras.models.load_model(path, compile=False)
     from training.forecast.models import served_seq2seq
 
     assert card.forecast is not None
     spec = card.forecast
-    model = served_seq2seq(spec.horizon, spec.n_features, len(spec.target_names))
-    return model, "rebuilt training.forecast.models.served_seq2seq with fresh weights"
+    settings = _recorded(card, FORECAST_DEFAULTS)
+    return served_seq2seq(
+        spec.horizon,
+        spec.n_features,
+        len(spec.target_names),
+        units=int(settings["units"]),
+        kind=str(settings["kind"]),
+    )
 
 
-def load_sentiment_model(card: ModelCard) -> tuple[Any, str]:
+def load_sentiment_model(card: ModelCard) -> Any:
     import keras
 
     path = find_keras_file("sentiment")
     if path is not None:
-        return keras.models.load_model(path, compile=False), f"loaded {path}"
-    assert card.sentiment is not None
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(None,), dtype="int64"),
-            keras.layers.Embedding(card.sentiment.tokenizer.num_words, 64, mask_zero=True),
-            keras.layers.Bidirectional(keras.layers.GRU(32)),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    return model, "rebuilt Embedding(64, mask_zero) + BiGRU(32) + Dense(1) with fresh weights"
+        return keras.models.load_model(path, compile=False)
+    from training.sentiment.models import ModelConfig, build_model
+
+    return build_model(ModelConfig(**_sentiment_config(card)))
