@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-budget-min",
         type=float,
         default=30.0,
-        help="no epoch starts that would end past this many minutes of training (default 30)",
+        help="no epoch starts that would end past this many CPU minutes of training (default 30)",
     )
     model.add_argument("--threshold", type=float, default=0.5, help="decision threshold (0.5)")
     export = train.add_argument_group("export")

@@ -52,8 +52,8 @@ class LineupRow:
 def run_lineup(options: LineupOptions, log: Log) -> list[LineupRow]:
     from training.sentiment.train import limit_threads
 
-    limit_threads(options.threads)
     prepared = prepare(options.data, options.tokens, log)
+    limit_threads(options.threads)
     rows = []
     for kind in options.kinds:
         rows.append(_train_one(kind, options, prepared, log))
