@@ -50,9 +50,9 @@ class LineupRow:
 
 
 def run_lineup(options: LineupOptions, log: Log) -> list[LineupRow]:
+    prepared = prepare(options.data, options.tokens, log)  # bad input fails here, before TF
     from training.sentiment.train import limit_threads
 
-    prepared = prepare(options.data, options.tokens, log)
     limit_threads(options.threads)
     rows = []
     for kind in options.kinds:

@@ -142,12 +142,12 @@ class ServeOptions:
 
 
 def train_served(options: ServeOptions, log: Log) -> ModelCard:
+    started = time.perf_counter()
+    prepared = prepare(options.data, options.tokens, log)  # bad input fails here, before TF
     from training.sentiment import artifact
     from training.sentiment.models import DESCRIPTIONS, ModelConfig, build_model
     from training.sentiment.train import FitSettings, binary_metrics, fit, limit_threads, predict
 
-    started = time.perf_counter()
-    prepared = prepare(options.data, options.tokens, log)  # bad input fails here, before TF
     limit_threads(options.threads)
     config = ModelConfig(
         kind="bigru_avg",
