@@ -23,12 +23,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def settings_from_args(argv: list[str] | None) -> Settings:
+    """Flags override RNN_SERVE_* variables, which override the defaults."""
     args = vars(_parser().parse_args(argv))
-    settings = Settings(**{name: value for name, value in args.items() if value is not None})
+    return Settings(**{name: value for name, value in args.items() if value is not None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = settings_from_args(argv)
     # Worker processes build their app from the environment, so export the final settings.
     for name, value in settings.model_dump().items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
+
+    if settings.workers > 1 and not _models_load(settings):
+        return 1
 
     import uvicorn
 
@@ -42,9 +50,24 @@ def main(argv: list[str] | None = None) -> int:
         http="httptools",
         lifespan="on",
         access_log=settings.access_log,
+        proxy_headers=False,  # not behind a proxy by default; saves a middleware per request
+        server_header=False,
         log_level=settings.log_level,
     )
     return 0
+
+
+def _models_load(settings: Settings) -> bool:
+    """Check every artifact once in the parent: uvicorn's supervisor exits with status 0 when
+    its workers fail to start, so a broken model would otherwise look like a clean stop."""
+    from service.registry import ModelLoadError, Registry
+
+    try:
+        Registry.load(settings)
+    except ModelLoadError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 if __name__ == "__main__":

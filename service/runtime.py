@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ class BatchStats:
             "average_batch_requests": round(self.requests / per_batch, 3),
             "max_batch_rows": self.max_rows,
             "failed_batches": self.failures,
+            "process": os.getpid(),  # counters are per worker process
         }
 
 

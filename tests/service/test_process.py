@@ -88,7 +88,8 @@ def test_python_m_service_starts_answers_and_reports_start_time(zoo: Path) -> No
 
 
 @pytest.mark.slow
-def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path, workers: str) -> None:
     from tests.service.fixtures import write_forecast_model
 
     directory = write_forecast_model(tmp_path)
@@ -102,6 +103,8 @@ def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path) -> None
             str(_free_port()),
             "--models-dir",
             str(tmp_path),
+            "--workers",
+            workers,
         ],
         cwd=REPO,
         env=_env(),
