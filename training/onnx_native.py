@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+EXPORTER = "native-onnx-builder"  # for ModelCard.exporter
 OPSET = 17
 IR_VERSION = 8  # the IR version that goes with opset 17
 BATCH_AXIS = "batch"
@@ -38,6 +39,14 @@ Layout = Literal["btf", "tbf", "bft"]  # axis order of a 3-D tensor: batch, time
 _ACTIVATION_OPS = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
 # Elements of a row that must never win a masked max (float32 lowest).
 _FLOAT32_LOWEST = float(np.finfo(np.float32).min)
+
+
+_HINTS = {
+    "TimeDistributed": " (use a plain Dense on the 3-D tensor: it is the same computation)",
+    "Flatten": " (it needs a fixed sequence length; served graphs take any length)",
+    "Reshape": " (it needs a fixed sequence length; served graphs take any length)",
+    "Masking": " (graphs take the true lengths instead; right-pad and pass `lengths`)",
+}
 
 
 class UnsupportedLayerError(ValueError):
@@ -59,6 +68,7 @@ class _GraphBuilder:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self._used: set[str] = set()
+        self._small_constants: dict[tuple[str, tuple[int, ...], bytes], str] = {}
 
     def fresh(self, hint: str) -> str:
         base = hint.replace("/", "_")
@@ -78,8 +88,15 @@ class _GraphBuilder:
         self, value: np.ndarray | np.generic | Sequence[Any], hint: str, dtype: Any = None
     ) -> str:
         array = np.asarray(value, dtype=dtype)
+        # Share small integer constants (shapes, axes) and scalars; never weights.
+        shared = array.ndim == 0 or (array.dtype.kind in "iu" and array.size <= 4)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if shared and key in self._small_constants:
+            return self._small_constants[key]
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(array, name))
+        if shared:
+            self._small_constants[key] = name
         return name
 
     def op(
@@ -109,7 +126,7 @@ class _GraphBuilder:
 
 
 def _numpy(variable: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
+    return np.asarray(variable.numpy(), dtype=np.float32)
 
 
 def _activation_name(layer: keras.layers.Layer, attribute: str = "activation") -> str:
@@ -159,6 +176,7 @@ class _Converter:
         if handler is None:
             raise UnsupportedLayerError(
                 f"layer {layer.name!r} of type {kind} is not supported by the native ONNX converter"
+                + _HINTS.get(kind, "")
             )
         if self.task == "sentiment" and x.rank == 3 and not layer.supports_masking:
             raise UnsupportedLayerError(
@@ -629,8 +647,16 @@ def keras_to_onnx(
     onnx_model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="rnn-serving native-onnx-builder",
+        producer_name=f"rnn-serving {EXPORTER}",
         ir_version=IR_VERSION,
+    )
+    onnx.helper.set_model_props(
+        onnx_model,
+        {
+            "task": task,
+            "keras_layers": ", ".join(type(layer).__name__ for layer in _model_layers(model)),
+            "keras_version": keras.__version__,
+        },
     )
     onnx.checker.check_model(onnx_model, full_check=True)
     return onnx_model

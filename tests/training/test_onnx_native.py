@@ -325,7 +325,8 @@ def test_sentiment_graph_contract() -> None:
         ([L.GRU(3, go_backwards=True), L.Dense(1)], "go_backwards"),
         ([L.Bidirectional(L.GRU(3), merge_mode="sum"), L.Dense(1)], "merge_mode"),
         ([L.GRU(3), L.Dense(1, activation="softmax")], "softmax"),
-        ([L.Masking(), L.GRU(3), L.Dense(1)], "Masking"),
+        ([L.Masking(), L.GRU(3), L.Dense(1)], "Masking.*pass `lengths`"),
+        ([L.TimeDistributed(L.Dense(2)), L.GRU(3), L.Dense(1)], "TimeDistributed.*plain Dense"),
     ],
 )
 def test_unsupported_forecast_layers(layers: list[keras.layers.Layer], fragment: str) -> None:
