@@ -89,6 +89,7 @@ def fit(
         validation_data=_dataset(validation, 512, None),
         epochs=settings.epochs,
         callbacks=[stopper, budget, progress],
+        shuffle=False,  # the batches are shuffled by bucketed_batches
         verbose=0,
     )
     scores = [float(v) for v in history.history["val_accuracy"]]
