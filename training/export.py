@@ -5,6 +5,12 @@
   right-padded mixed-length batches compared with each row run alone; raise `ExportError`.
 - `write_artifact`: model.onnx + card.json (+ extra files) written atomically into place.
 - `tf2onnx_op_types`: what tf2onnx would have produced (recorded in results tables only).
+
+Typical use (forecast):
+
+    onnx_model = keras_to_onnx(model, "forecast", horizon=h, n_targets=t)
+    parity = forecast_parity(model, onnx_model, n_features=f, horizon=h, n_targets=t)
+    card = write_artifact(onnx_model, {..., "parity": parity}, Path("models/name/1"))
 """
 
 from __future__ import annotations
