@@ -200,6 +200,8 @@ class _Converter:
         activation = _checked_activation(layer, "activation", {"linear", *_ACTIVATION_OPS})
         if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
             raise UnsupportedLayerError(f"layer {layer.name!r}: LoRA/quantized Dense not supported")
+        if x.layout == "bft":  # MatMul needs the features last
+            x = self.g.transpose(x, "btf", layer.name)
         kernel = _numpy(layer.kernel)
         if kernel.shape[0] != x.width:
             raise UnsupportedLayerError(

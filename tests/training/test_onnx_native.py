@@ -124,7 +124,8 @@ def test_layers_without_bias_and_relu_rnn() -> None:
     model = forecast_model(
         [
             L.SimpleRNN(5, activation="relu", use_bias=False, return_sequences=True),
-            L.GRU(4, use_bias=False),
+            L.GRU(4, use_bias=False, return_sequences=True),
+            L.LSTM(3, use_bias=False),
             L.Dense(2, use_bias=False),
         ]
     )
@@ -213,6 +214,21 @@ def test_masked_global_pooling(pooling: Callable[[], keras.layers.Layer]) -> Non
 
 def test_conv_only_model() -> None:
     model = forecast_model([L.Conv1D(4, 3, padding="causal"), L.Dense(2)])
+    assert_forecast_parity(model, MIXED)
+
+
+def test_dense_between_conv_and_recurrent_layers() -> None:
+    model = forecast_model(
+        [L.Conv1D(4, 2, padding="causal"), L.Dense(5, activation="relu"), L.LSTM(3), L.Dense(2)]
+    )
+    assert_forecast_parity(model, MIXED)
+
+
+def test_wavenet_style_conv_stack() -> None:
+    dilated = [
+        L.Conv1D(4, 2, padding="causal", dilation_rate=r, activation="relu") for r in (1, 2, 4)
+    ]
+    model = forecast_model([*dilated, L.Conv1D(3, 1)])
     assert_forecast_parity(model, MIXED)
 
 
