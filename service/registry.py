@@ -74,6 +74,7 @@ class Registry:
             name: dict(sorted(versions.items(), key=lambda item: version_key(item[0])))
             for name, versions in sorted(models.items())
         }
+        self._task_defaults: dict[str, LoadedModel] = {}  # resolve(task, None, None), cached
 
     @classmethod
     def load(cls, settings: Settings) -> Registry:
@@ -102,6 +103,9 @@ class Registry:
 
     def resolve(self, task: str, name: str | None, version: str | None) -> LoadedModel:
         """The model a request asks for; without a name, the one model of that task."""
+        wants_default = name is None and version is None
+        if wants_default and task in self._task_defaults:
+            return self._task_defaults[task]
         if name is None:
             name = self._default_name(task)
         versions = self.versions(name)
@@ -122,6 +126,8 @@ class Registry:
                 "wrong_task",
                 f"model {name!r} is a {model.card.task} model, not a {task} model",
             )
+        if wants_default:
+            self._task_defaults[task] = model
         return model
 
     def _default_name(self, task: str) -> str:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.card import ModelCard
 from service.config import Settings
+from service.errors import ServiceError
 from service.registry import ModelLoadError, Registry, version_key
 from tests.service.fixtures import write_forecast_model, write_sentiment_model
 
@@ -113,3 +114,15 @@ def test_app_start_up_fails_naming_the_file(tmp_path: Path) -> None:
         TestClient(app),
     ):
         pass
+
+
+def test_several_models_of_a_task_need_a_name(tmp_path: Path) -> None:
+    write_forecast_model(tmp_path, "sunspots", "1")
+    write_forecast_model(tmp_path, "co2", "1")
+    registry = _load(tmp_path)
+    with pytest.raises(ServiceError, match="several forecast models are served") as caught:
+        registry.resolve("forecast", None, None)
+    assert (caught.value.status, caught.value.code) == (422, "ambiguous_model")
+    assert registry.resolve("forecast", "co2", None).name == "co2"
+    with pytest.raises(ServiceError, match="no sentiment model is served"):
+        registry.resolve("sentiment", None, None)
