@@ -19,6 +19,7 @@ from service.errors import Problems, invalid
 from service.payload import Limits, expect_object, item_list, json_type, optional_name
 
 _NUMBER_TYPES = {float, int}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,6 @@ def decode(body: Any, limits: Limits) -> ForecastQuery:
     return ForecastQuery(
         series, horizon, optional_name(fields, "model"), optional_name(fields, "version")
     )
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class ForecastCodec:
