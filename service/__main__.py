@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from pydantic import ValidationError
+
 from service.config import ENV_PREFIX, Settings
 
 
@@ -30,7 +32,11 @@ def settings_from_args(argv: list[str] | None) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = settings_from_args(argv)
+    try:
+        settings = settings_from_args(argv)
+    except ValidationError as exc:
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
     # Worker processes build their app from the environment, so export the final settings.
     for name, value in settings.model_dump().items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
