@@ -1,4 +1,8 @@
-"""`python -m training forecast {lineup,train} ...`: the forecasting command line."""
+"""`python -m training forecast {lineup,train} ...`: the forecasting command line.
+
+Exit codes: 0 success, 2 bad input (data, arguments, artifact directory taken), 3 export gate
+failed. Errors are one line on stderr; no artifact directory is left behind on failure.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,20 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.card import ModelCard
 
 DEFAULT_RESULTS = Path("results/forecast")
+DEFAULT_MODELS = Path("models")
+EXIT_BAD_INPUT, EXIT_EXPORT_FAILED = 2, 3
+
+# Defaults of `train` (generator): they reproduce the committed models/forecast/1.
+DEFAULT_EPOCHS = 30
+DEFAULT_SERIES_PER_EPOCH = 10_000
+DEFAULT_UNITS = 64
+DEFAULT_BUDGET_MINUTES = 20.0
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +32,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="TensorFlow CPU threads (default: 1)"
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,12 +52,73 @@ def build_parser() -> argparse.ArgumentParser:
         "lineup", help="train the book's lineup (book protocol) and write the results table"
     )
     _add_common(lineup)
-    lineup.add_argument("--epochs", type=int, default=20, help="epochs per model (book: 20)")
+    lineup.add_argument("--epochs", type=_positive, default=20, help="epochs per model (book: 20)")
     lineup.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="output directory")
     lineup.add_argument(
         "--no-op-types", action="store_true", help="skip recording the exported op types"
     )
+
+    train = sub.add_parser(
+        "train",
+        help="train and export a forecaster (default: the served model, on the generator)",
+        description=(
+            "Without --csv: train the served 10-step forecaster on fresh generator series and "
+            "export models/forecast/1 (the defaults reproduce the committed artifact). With "
+            "--csv: train on a real series (the chosen columns; several = multivariate)."
+        ),
+    )
+    _add_common(train)
+    train.add_argument(
+        "--out", type=Path, default=DEFAULT_MODELS, help="models root (default: models)"
+    )
+    train.add_argument(
+        "--name", default=None, help="artifact name (default: forecast, or the CSV's stem)"
+    )
+    train.add_argument("--version", default="1", help="artifact version (default: 1)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing artifact")
+    train.add_argument(
+        "--epochs",
+        type=_positive,
+        default=None,
+        help=f"max epochs (default: {DEFAULT_EPOCHS}; CSV: 200)",
+    )
+    train.add_argument(
+        "--units",
+        type=_positive,
+        default=None,
+        help=f"recurrent units (default: {DEFAULT_UNITS}; CSV: 32)",
+    )
+    train.add_argument(
+        "--batch-size", type=_positive, default=None, help="batch size (default: 128; CSV: 32)"
+    )
+    train.add_argument(
+        "--patience", type=_positive, default=6, help="early-stopping patience in epochs"
+    )
+    train.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=DEFAULT_BUDGET_MINUTES,
+        help="stop after the epoch that crosses this wall time (default: 20)",
+    )
+    gen = train.add_argument_group("generator data (without --csv)")
+    gen.add_argument("--series-per-epoch", type=_positive, default=DEFAULT_SERIES_PER_EPOCH)
+    gen.add_argument("--n-valid", type=_positive, default=2_000)
+    gen.add_argument("--n-test", type=_positive, default=10_000, help="fresh test series")
+    real = train.add_argument_group("real series (--csv)")
+    real.add_argument("--csv", type=Path, default=None, help="CSV file with a header line")
+    real.add_argument("--columns", default=None, help="comma-separated value columns")
+    real.add_argument(
+        "--targets", default=None, help="columns to forecast (default: all --columns)"
+    )
+    real.add_argument(
+        "--window", type=_positive, default=50, help="input steps per window (default: 50)"
+    )
+    real.add_argument("--horizon", type=_positive, default=10, help="steps ahead (default: 10)")
     return parser
+
+
+def _names(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
@@ -63,11 +147,97 @@ def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from training.forecast.csvdata import DataError
+
+    command = "python -m training forecast " + " ".join(argv)
+    try:
+        run = _train_generator if args.csv is None else _train_csv
+        card = run(args, command)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:
+        from training.export import ExportError
+
+        if isinstance(error, ExportError):
+            print(f"error: export refused: {error}", file=sys.stderr)
+            return EXIT_EXPORT_FAILED
+        raise
+    print(f"[done] wrote {args.out / card.name / card.version} ({card.metrics})")
+    return 0
+
+
+def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
+    from training.forecast.pipeline import Target, run_generator
+
+    target = Target(args.out, args.name or "forecast", args.version, args.overwrite)
+    target.check_free()
+    from training.forecast import runtime
+
+    runtime.configure(args.threads, args.seed)
+    from training.forecast.train import FitConfig, GeneratorConfig
+
+    config = GeneratorConfig(
+        series_per_epoch=args.series_per_epoch,
+        n_valid=args.n_valid,
+        n_test=args.n_test,
+        units=args.units or DEFAULT_UNITS,
+        seed=args.seed,
+    )
+    fit_config = FitConfig(
+        epochs=args.epochs or DEFAULT_EPOCHS,
+        batch_size=args.batch_size or 128,
+        patience=args.patience,
+        max_seconds=args.budget_minutes * 60,
+    )
+    return run_generator(target, config, fit_config, command)
+
+
+def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
+    from training.forecast.csvdata import DataError
+    from training.forecast.pipeline import Target, run_csv
+
+    columns = _names(args.columns)
+    if not columns:
+        raise DataError("--csv needs --columns (comma-separated value columns)")
+    target = Target(args.out, args.name or args.csv.stem, args.version, args.overwrite)
+    target.check_free()
+    from training.forecast import runtime
+
+    runtime.configure(args.threads, args.seed)
+    from training.forecast.train import FitConfig
+
+    fit_config = FitConfig(
+        epochs=args.epochs or 200,
+        batch_size=args.batch_size or 32,
+        patience=args.patience,
+        plateau=3,
+        max_seconds=args.budget_minutes * 60,
+    )
+    return run_csv(
+        target,
+        args.csv,
+        columns,
+        _names(args.targets) or columns,
+        args.window,
+        args.horizon,
+        args.units or 32,
+        fit_config,
+        command,
+        args.seed,
+    )
+
+
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     if args.command == "lineup":
         return run_lineup(args, argv)
-    return 2
+    return run_train(args, argv)
 
 
 if __name__ == "__main__":
