@@ -71,3 +71,8 @@ def test_existing_artifact_is_not_replaced(
     assert main(_train(data, output)) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (output / "card.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_table_without_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["table", "--results-dir", str(tmp_path / "none")]) == 2
+    assert "run the comparison first" in capsys.readouterr().err

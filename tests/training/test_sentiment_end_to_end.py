@@ -102,3 +102,8 @@ def test_compare_writes_the_results_table(
     assert report["served_model"]["path"] == str(artifact)
     table = (results / "results.md").read_text("utf-8")
     assert "| gru |" in table and "| bilstm |" in table and "Served model" in table
+
+    # `table` rewrites it from results.json alone, here without a served model.
+    assert main(["table", "--results-dir", str(results), "--served-model", str(tmp_path)]) == 0
+    assert json.loads((results / "results.json").read_text("utf-8"))["served_model"] is None
+    assert "Served model" not in (results / "results.md").read_text("utf-8")

@@ -136,11 +136,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=SERVED_DIR,
         help=f"artifact whose card is added to the table if present (default {SERVED_DIR})",
     )
+    table = commands.add_parser(
+        "table",
+        help="rewrite the results table with the served model's current card (no training)",
+    )
+    table.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help=f"{RESULTS_DIR}")
+    table.add_argument("--served-model", type=Path, default=SERVED_DIR, help=f"{SERVED_DIR}")
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "table":
+        from training.sentiment.lineup import refresh_served_model
+
+        try:
+            refresh_served_model(args.results_dir, args.served_model)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        _log(f"rewrote {args.results_dir}")
+        return 0
     command = "python -m training sentiment " + shlex.join(argv)
     data = DataOptions(
         source=args.data,

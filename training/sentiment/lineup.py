@@ -148,17 +148,30 @@ def write_results(options: LineupOptions, rows: list[LineupRow], data_info: dict
         "parity_reviews": options.parity_reviews,
         "command": options.command,
     }
-    served = _served_row(options.served_model)
     report = {
         "settings": settings,
         "data": data_info,
         "rows": [asdict(row) for row in rows],
-        "served_model": served,
+        "served_model": _served_row(options.served_model),
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    options.results_dir.mkdir(parents=True, exist_ok=True)
-    (options.results_dir / RESULTS_JSON).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    (options.results_dir / RESULTS_MD).write_text(_markdown(report), "utf-8")
+    _save(options.results_dir, report)
+
+
+def refresh_served_model(results_dir: Path, served_model: Path) -> None:
+    """Rewrite the table with the served model's current card (no training)."""
+    path = results_dir / RESULTS_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the comparison first")
+    report = json.loads(path.read_text("utf-8"))
+    report["served_model"] = _served_row(served_model)
+    _save(results_dir, report)
+
+
+def _save(results_dir: Path, report: dict[str, Any]) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / RESULTS_JSON).write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    (results_dir / RESULTS_MD).write_text(_markdown(report), "utf-8")
 
 
 def _kib(n: int | None) -> str:
