@@ -94,10 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--embedding-dim", type=int, default=64, help="default 64")
     model.add_argument("--units", type=int, default=32, help="GRU units per direction (32)")
     model.add_argument("--dropout", type=float, default=0.3, help="before the output (0.3)")
-    model.add_argument("--epochs", type=int, default=8, help="at most (default 8)")
+    model.add_argument(
+        "--epochs",
+        type=int,
+        default=4,
+        help="at most (default 4); send SIGUSR1 to stop after the current epoch and export",
+    )
     model.add_argument("--batch-size", type=int, default=128, help="default 128")
     model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (default 1e-3)")
-    model.add_argument("--patience", type=int, default=2, help="early stopping (default 2)")
+    model.add_argument("--patience", type=int, default=1, help="early stopping (default 1)")
     model.add_argument(
         "--time-budget-min",
         type=float,
@@ -109,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--parity-reviews",
         type=int,
-        default=0,
-        help="test reviews for the Keras vs ONNX parity gate (default 0: all of them)",
+        default=2000,
+        help="test reviews for the Keras vs ONNX parity gate (default 2000; 0: all of them)",
     )
     export.add_argument("--output", type=Path, default=SERVED_DIR, help=f"default {SERVED_DIR}")
     export.add_argument("--overwrite", action="store_true", help="replace an existing artifact")
@@ -125,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--models", nargs="+", choices=LINEUP_KINDS, default=list(LINEUP_KINDS))
     compare.add_argument("--embedding-dim", type=int, default=32, help="default 32")
     compare.add_argument("--units", type=int, default=32, help="default 32")
-    compare.add_argument("--epochs", type=int, default=2, help="default 2")
+    compare.add_argument("--epochs", type=int, default=1, help="default 1")
     compare.add_argument("--batch-size", type=int, default=128, help="default 128")
     compare.add_argument("--learning-rate", type=float, default=2e-3, help="default 2e-3")
     compare.add_argument("--parity-reviews", type=int, default=500, help="default 500")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ class FitResult:
     duration_s: float  # wall time
     cpu_s: float  # CPU time of this process (all its threads)
     stopped_by_budget: bool
+    stopped_on_request: bool
     history: dict[str, list[float]]
 
 
@@ -81,6 +84,7 @@ def fit(
     started, cpu_started = time.perf_counter(), time.process_time()
     budget = _TimeBudget(settings.time_budget_s)
     progress = _Progress(log, started, settings.epochs)
+    request = _StopRequest(log)
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", patience=settings.patience, restore_best_weights=True, mode="max"
     )
@@ -88,7 +92,7 @@ def fit(
         _dataset(train, settings.batch_size, rng),
         validation_data=_dataset(validation, 512, None),
         epochs=settings.epochs,
-        callbacks=[stopper, budget, progress],
+        callbacks=[stopper, budget, progress, request],
         shuffle=False,  # the batches are shuffled by bucketed_batches
         verbose=0,
     )
@@ -103,6 +107,7 @@ def fit(
         duration_s=time.perf_counter() - started,
         cpu_s=time.process_time() - cpu_started,
         stopped_by_budget=budget.stopped,
+        stopped_on_request=request.requested,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
     )
 
@@ -127,6 +132,32 @@ class _TimeBudget(keras.callbacks.Callback):
         if now - self.started + self.slowest > self.budget_s:
             self.stopped = True
             self.model.stop_training = True
+
+
+class _StopRequest(keras.callbacks.Callback):
+    """SIGUSR1 during training: finish the current epoch, keep the best weights, go on to export."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log
+        self.requested = False
+        self.previous: Any = None
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self.log("stop requested: training ends after this epoch")
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGUSR1, self._request)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.requested:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGUSR1, self.previous)
 
 
 class _Progress(keras.callbacks.Callback):
