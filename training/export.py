@@ -364,6 +364,8 @@ def write_artifact(
     derived = DERIVED_CARD_FIELDS & card_fields.keys()
     if derived:
         raise ExportError(f"card_fields must not set derived fields: {sorted(derived)}")
+    if card_fields.get("onnx_file", ONNX_FILE) != ONNX_FILE:
+        raise ExportError(f"the graph is always written as {ONNX_FILE}; drop card 'onnx_file'")
     for name in extra_files:
         _check_file_name(name)
     if target_dir.exists() and not overwrite:
@@ -393,7 +395,9 @@ def write_artifact(
         if ModelCard.load(staging) != card:
             raise ExportError("card.json does not read back to the same card")
         onnx.checker.check_model(str(onnx_path), full_check=True)
-        ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         assert_native_recurrence(onnx_model)
         _move_into_place(staging, target_dir, overwrite=overwrite)
     except BaseException:
