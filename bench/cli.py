@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=d.out_dir, help="results directory")
     p.add_argument(
         "--benchmarks-md",
-        type=Path,
+        type=_optional_path,
         default=d.benchmarks_md,
         help="file whose generated section is rewritten ('' for none)",
     )

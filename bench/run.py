@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -78,15 +78,29 @@ class Run:
 
     @contextmanager
     def _server(self, spec: ServerSpec) -> Iterator[RunningServer | None]:
+        """The running server, or None if it did not start; a failure while it is measured
+        is recorded and ends that server's part, so one app cannot lose the rest of the run."""
         started = time.monotonic()
-        try:
-            with running(spec, next(iter(self.payloads.values())), self.logs) as server:
-                log(f"{spec.name} ready in {time.monotonic() - started:.1f} s at {server.url}")
+        with ExitStack() as stack:
+            try:
+                server = stack.enter_context(
+                    running(spec, next(iter(self.payloads.values())), self.logs)
+                )
+            except Exception as exc:
+                self._failed(spec.name, exc)
+                yield None
+                return
+            log(f"{spec.name} ready in {time.monotonic() - started:.1f} s at {server.url}")
+            try:
                 yield server
-        except Exception as exc:  # one app failing must not lose the rest of the run
-            log(f"{spec.name} failed: {exc}")
-            self.results["failures"].append({"app": spec.name, "error": str(exc)[-3000:]})
-            yield None
+            except Exception as exc:
+                self._failed(spec.name, exc)
+
+    def _failed(self, app: str, exc: Exception) -> None:
+        log(f"{app} failed: {type(exc).__name__}: {exc}")
+        self.results["failures"].append(
+            {"app": app, "error": f"{type(exc).__name__}: {exc}"[-3000:]}
+        )
 
     def _env(self) -> dict[str, str]:
         return {MODELS_DIR_ENV: str(self.config.models_dir.resolve())}
@@ -221,7 +235,10 @@ class Run:
             steps.append(("selection", self.selection))
         for name, step in steps:
             log(f"--- {name}")
-            step()
+            try:
+                step()
+            except Exception as exc:  # record it and go on with the other parts
+                self._failed(name, exc)
             if on_part is not None:
                 on_part()
         self.results["duration_s"] = round(time.monotonic() - started, 1)
