@@ -92,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=_positive, default=None, help="batch size (default: 128; CSV: 32)"
     )
     train.add_argument(
-        "--patience", type=_positive, default=6, help="early-stopping patience in epochs"
+        "--patience",
+        type=_positive,
+        default=None,
+        help="early-stopping patience in epochs (default: 10; CSV: 15)",
     )
     train.add_argument(
         "--budget-minutes",
@@ -105,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n-valid", type=_positive, default=2_000)
     gen.add_argument("--n-test", type=_positive, default=10_000, help="fresh test series")
     real = train.add_argument_group("real series (--csv)")
-    real.add_argument("--csv", type=Path, default=None, help="CSV file with a header line")
+    real.add_argument(
+        "--csv",
+        default=None,
+        help="CSV file with a header line, or statsmodels:<dataset> (e.g. statsmodels:sunspots)",
+    )
     real.add_argument("--columns", default=None, help="comma-separated value columns")
     real.add_argument(
         "--targets", default=None, help="columns to forecast (default: all --columns)"
@@ -188,20 +195,23 @@ def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
     fit_config = FitConfig(
         epochs=args.epochs or DEFAULT_EPOCHS,
         batch_size=args.batch_size or 128,
-        patience=args.patience,
+        patience=args.patience or 10,
         max_seconds=args.budget_minutes * 60,
+        schedule="cosine",
     )
     return run_generator(target, config, fit_config, command)
 
 
 def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
     from training.forecast.csvdata import DataError
+    from training.forecast.datasets import resolve_csv
     from training.forecast.pipeline import Target, run_csv
 
     columns = _names(args.columns)
     if not columns:
         raise DataError("--csv needs --columns (comma-separated value columns)")
-    target = Target(args.out, args.name or args.csv.stem, args.version, args.overwrite)
+    csv_path = resolve_csv(args.csv)
+    target = Target(args.out, args.name or csv_path.stem, args.version, args.overwrite)
     target.check_free()
     from training.forecast import runtime
 
@@ -211,13 +221,13 @@ def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
     fit_config = FitConfig(
         epochs=args.epochs or 200,
         batch_size=args.batch_size or 32,
-        patience=args.patience,
+        patience=args.patience or 15,
         plateau=3,
         max_seconds=args.budget_minutes * 60,
     )
     return run_csv(
         target,
-        args.csv,
+        csv_path,
         columns,
         _names(args.targets) or columns,
         args.window,

@@ -6,6 +6,7 @@ stop early; `max_seconds` is a safety net on top of the epoch limit.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,14 @@ class FitConfig:
     plateau: int = 2  # epochs without improvement before halving the learning rate
     min_learning_rate: float = 1e-5
     max_seconds: float = float("inf")
+    schedule: str = "plateau"  # "plateau": halve on a plateau; "cosine": decay over `epochs`
+
+
+def cosine_learning_rate(config: FitConfig, epoch: int) -> float:
+    """Cosine decay from `learning_rate` (epoch 1) towards `min_learning_rate` (last epoch)."""
+    progress = (epoch - 1) / max(config.epochs - 1, 1)
+    span = config.learning_rate - config.min_learning_rate
+    return config.min_learning_rate + 0.5 * span * (1 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -61,6 +70,8 @@ def fit(
     history, best_weights, since_best = FitHistory(), model.get_weights(), 0
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
+        if config.schedule == "cosine":
+            optimizer.learning_rate.assign(cosine_learning_rate(config, epoch))
         x, y = next_batch(epoch)
         model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0)
         value = score(model)
@@ -72,7 +83,8 @@ def fit(
             best_weights = model.get_weights()
         else:
             since_best += 1
-            if since_best % config.plateau == 0 and learning_rate > config.min_learning_rate:
+            plateau = config.schedule == "plateau" and since_best % config.plateau == 0
+            if plateau and learning_rate > config.min_learning_rate:
                 optimizer.learning_rate.assign(max(learning_rate / 2, config.min_learning_rate))
         log(
             f"[train] epoch {epoch}/{config.epochs}  val {value:.5f}  best {history.best_score:.5f}"
