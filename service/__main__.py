@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 from pydantic import ValidationError
 
 from service.config import ENV_PREFIX, Settings
+from service.logs import log_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,13 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     # Worker processes build their app from the environment, so export the final settings.
     for name, value in settings.model_dump().items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
+    return serve(settings)
 
-    if settings.workers > 1 and not _models_load(settings):
-        return 1
 
+def serve(settings: Settings) -> int:
+    """uvicorn.run, except that a worker failing to start makes the exit status non-zero
+    (uvicorn's multi-worker supervisor stops with status 0 then)."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
 
-    uvicorn.run(
+    config = uvicorn.Config(
         "service.app:create_app_from_env",
         factory=True,
         host=settings.host,
@@ -56,24 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         http="httptools",
         lifespan="on",
         access_log=settings.access_log,
+        log_level=settings.log_level,
         proxy_headers=False,  # not behind a proxy by default; saves a middleware per request
         server_header=False,
-        log_level=settings.log_level,
     )
-    return 0
-
-
-def _models_load(settings: Settings) -> bool:
-    """Check every artifact once in the parent: uvicorn's supervisor exits with status 0 when
-    its workers fail to start, so a broken model would otherwise look like a clean stop."""
-    from service.registry import ModelLoadError, Registry
-
-    try:
-        Registry.load(settings)
-    except ModelLoadError as exc:
-        print(f"cannot start: {exc}", file=sys.stderr)
-        return False
-    return True
+    if settings.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else STARTUP_FAILURE
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_FAILURE if failed else 0
 
 
 if __name__ == "__main__":

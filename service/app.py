@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,9 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from service import pipeline
+from service import metrics, pipeline
 from service.api import fastpath, forecast, handlers, health, models, sentiment
+from service.api import metrics as metrics_api
 from service.config import Settings
+from service.edge import Edge
+from service.logs import AccessLog, flush_periodically
 from service.payload import Limits
 from service.registry import ModelLoadError, Registry
 
@@ -22,8 +27,15 @@ class ServiceApp(FastAPI):
     """FastAPI, except that the data-plane POSTs take the ASGI fast path (service.api.fastpath)."""
 
     fast_path = True
+    edge: Edge | None = None  # request id, access log, metrics, API key, CORS (service.edge)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.edge is not None and scope["type"] == "http":
+            await self.edge(scope, receive, send)
+        else:
+            await self.route_request(scope, receive, send)
+
+    async def route_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.fast_path and scope["type"] == "http" and scope["method"] == "POST":
             handler = pipeline.HANDLERS.get(scope["path"])
             if handler is not None:
@@ -44,11 +56,16 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
             raise
         for model in registry.all():
             model.batcher.start()
+            metrics.set_model_info(model.name, model.version, model.card.task, model.card.sha256)
         app.state.registry = registry
         app.state.ready = True
         logger.info(
             "ready: %s",
             ", ".join(f"{model.name}/{model.version}" for model in registry.all()),
+        )
+        access_log = edge.access_log
+        flusher = (
+            None if access_log is None else asyncio.create_task(flush_periodically(access_log, 1.0))
         )
         try:
             yield
@@ -56,6 +73,12 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
             app.state.ready = False
             for model in registry.all():
                 await model.batcher.stop()
+            if flusher is not None:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+            if access_log is not None:
+                access_log.flush()
 
     app = ServiceApp(
         title="rnn-serving",
@@ -67,6 +90,8 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.fast_path = settings.fast_path
+    edge = Edge(app.route_request, settings, AccessLog() if settings.access_log else None)
+    app.edge = edge
     app.state.settings = settings
     app.state.limits = Limits(
         max_items=settings.max_items,
@@ -76,7 +101,13 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
     app.state.registry = None
     app.state.ready = False
     handlers.install(app)
-    for router in (health.router, models.router, forecast.router, sentiment.router):
+    for router in (
+        health.router,
+        models.router,
+        forecast.router,
+        sentiment.router,
+        metrics_api.router,
+    ):
         app.include_router(router)
     return app
 

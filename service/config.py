@@ -16,9 +16,9 @@ class Settings(BaseSettings):
     models_dir: Path = Path("models")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    # Two CPU cores: 2 worker processes x 1 onnxruntime thread each keeps one busy thread
-    # per core (see the README's "Using the API" section for the measurement).
-    workers: int = Field(default=1, ge=1)
+    # Two CPU cores: the forecast path is bound by per-request Python work, which one process
+    # runs on one core, so 2 worker processes x 1 onnxruntime thread each (README, "Using the API").
+    workers: int = Field(default=2, ge=1)
     ort_intra_op_threads: int = Field(default=1, ge=0)  # 0 lets onnxruntime decide
     ort_inter_op_threads: int = Field(default=1, ge=0)
     # Dynamic batching, per loaded model version.
@@ -31,5 +31,24 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=100_000, ge=1)
     # Serve POST /forecast and /sentiment from a pure ASGI path instead of FastAPI's router.
     fast_path: bool = True
-    access_log: bool = False
+    # One JSON access line per request on stdout (uvicorn's own access log stays off).
+    access_log: bool = True
     log_level: str = "info"
+    # Overload (service.runtime): per model version, requests waiting for a batch beyond
+    # max_queue_requests get 503 + Retry-After; one that waited request_timeout_ms gets 504
+    # and is not computed (0 = no deadline).
+    max_queue_requests: int = Field(default=1024, ge=1)
+    request_timeout_ms: float = Field(default=5000.0, ge=0.0)
+    retry_after_s: int = Field(default=1, ge=0)
+    # Graceful shutdown: on SIGTERM, stop accepting and finish what was accepted, for at most.
+    shutdown_timeout_s: int = Field(default=30, ge=1)
+    # Hot reload: seconds between scans of models_dir for new versions (0 = off).
+    reload_interval_s: float = Field(default=5.0, ge=0.0)
+    # Access: an API key for the data plane and admin endpoints ("" = no authentication);
+    # CORS origins, comma-separated ("" = no CORS headers at all).
+    api_key: str = Field(default="", repr=False)
+    cors_origins: str = ""
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

@@ -21,12 +21,14 @@ class ServiceError(Exception):
         code: str,
         message: str,
         details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.headers = headers or {}  # e.g. Retry-After on a 503
 
     def body(self) -> bytes:
         return error_body(self.code, self.message, self.details)

@@ -19,6 +19,7 @@ from service.card import CARD_FILE, ModelCard, TensorSpec, sha256_of
 from service.config import Settings
 from service.errors import ServiceError
 from service.forecasting import ForecastCodec
+from service.metrics import BatchObserver
 from service.runtime import DynamicBatcher, SequenceRunner, create_session
 from service.text import Tokenizer
 
@@ -83,6 +84,8 @@ class Registry:
             raise ModelLoadError(f"{root}: models directory not found")
         models: dict[str, dict[str, LoadedModel]] = {}
         for card_path in sorted(root.glob(f"*/*/{CARD_FILE}")):
+            if is_hidden(card_path.relative_to(root)):
+                continue  # the exporter stages artifacts in `.name.*` folders
             model = load_model(card_path.parent, settings)
             models.setdefault(model.name, {})[model.version] = model
         if not models:
@@ -149,6 +152,10 @@ class Registry:
         )
 
 
+def is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def load_model(directory: Path, settings: Settings) -> LoadedModel:
     card_path = directory / CARD_FILE
     try:
@@ -195,6 +202,10 @@ def load_model(directory: Path, settings: Settings) -> LoadedModel:
         max_batch_size=settings.max_batch_size,
         max_queue_delay_s=settings.max_queue_delay_ms / 1000.0,
         name=f"{card.name}/{card.version}",
+        max_queue=settings.max_queue_requests,
+        deadline_s=settings.request_timeout_ms / 1000.0,
+        retry_after_s=settings.retry_after_s,
+        observer=BatchObserver(card.name, card.version),
     )
     codec = ForecastCodec(card) if card.forecast is not None else None
     return LoadedModel(card, directory, session, runner, batcher, tokenizer, codec)

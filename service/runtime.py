@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from service import context
+from service.context import DisconnectProbe
 from service.errors import ServiceError
+from service.metrics import BatchObserver
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +101,32 @@ class BatchStats:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     rows: list[np.ndarray]
     future: asyncio.Future[np.ndarray]
     enqueued_at: float
+    client_gone: DisconnectProbe | None = None
+    taken: bool = False  # collected into a batch: its deadline no longer applies
 
 
 @dataclass
 class DynamicBatcher:
-    """One queue and one worker task per model version; `submit` is the only entry point."""
+    """One queue and one worker task per model version; `submit` is the only entry point.
+
+    Overload: with `max_queue` requests waiting, `submit` answers 503 with Retry-After; a
+    request still waiting after `deadline_s` gets 504; one whose client has gone (see
+    service.context) is dropped when collected. None of these is computed.
+    """
 
     run_batch: BatchFunction
     max_batch_size: int
     max_queue_delay_s: float
-    name: str = "model"
+    name: str = "model"  # "<model>/<version>"
+    max_queue: int = 0  # requests waiting; 0 = unbounded
+    deadline_s: float = 0.0  # 0 = no deadline
+    retry_after_s: int = 1
+    observer: BatchObserver | None = None
     stats: BatchStats = field(default_factory=BatchStats)
     _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
@@ -141,16 +156,66 @@ class DynamicBatcher:
         """Queue already validated rows; return the output rows in the same order."""
         if self._task is None:
             raise ServiceError(503, "not_ready", f"model {self.name} is not running")
+        request = context.current()
+        if request is not None:
+            request.model, _, request.version = self.name.partition("/")
+        if 0 < self.max_queue <= self._queue.qsize():
+            self._reject("queue_full")
+            raise ServiceError(
+                503,
+                "overloaded",
+                f"model {self.name} has {self.max_queue} requests waiting, its limit; retry later",
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
-        self._queue.put_nowait(_Pending(rows, future, loop.time()))
-        return await future
+        item = _Pending(rows, future, loop.time(), request.client_gone if request else None)
+        self._queue.put_nowait(item)
+        if not self.deadline_s:
+            return await future
+        timer = loop.call_later(self.deadline_s, self._expire, item)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _expire(self, item: _Pending) -> None:
+        if item.taken or item.future.done():
+            return
+        self._reject("deadline")
+        item.future.set_exception(
+            ServiceError(
+                504,
+                "deadline_exceeded",
+                f"the request waited {self.deadline_s * 1000:.0f} ms for model {self.name} "
+                "and was not computed",
+            )
+        )
+
+    def _take(self, item: _Pending) -> bool:
+        """Whether a queued request is still worth computing; marks it taken if so."""
+        if item.future.done():  # past its deadline, or its waiter was cancelled
+            return False
+        if item.client_gone is not None and item.client_gone():
+            self._reject("disconnected")
+            item.future.set_exception(
+                ServiceError(499, "client_closed_request", "the client closed the connection")
+            )
+            return False
+        item.taken = True
+        return True
+
+    def _reject(self, reason: str) -> None:
+        if self.observer is not None:
+            self.observer.rejected(reason)
 
     async def _work(self) -> None:
         carry: _Pending | None = None
         while True:
             first = carry if carry is not None else await self._queue.get()
             carry = None
+            if not self._take(first):
+                continue
             batch, carry = await self._collect(first)
             await self._run(batch)
 
@@ -171,6 +236,8 @@ class DynamicBatcher:
                     item = await asyncio.wait_for(self._queue.get(), remaining)
                 except TimeoutError:
                     break
+            if not self._take(item):
+                continue
             if n_rows + len(item.rows) > self.max_batch_size:
                 return batch, item  # keep it for the next batch: this one is full
             batch.append(item)
@@ -179,8 +246,12 @@ class DynamicBatcher:
 
     async def _run(self, batch: list[_Pending]) -> None:
         rows = [row for item in batch for row in item.rows]
+        if self.observer is not None:
+            now = asyncio.get_running_loop().time()
+            for item in batch:
+                self.observer.queue_wait(now - item.enqueued_at)
         try:
-            output = await self._infer(rows)
+            output = await self._infer(rows, len(batch))
         except Exception as exc:
             self.stats.failures += 1
             logger.exception("inference failed for %s (%d rows)", self.name, len(rows))
@@ -200,7 +271,7 @@ class DynamicBatcher:
     async def _run_alone(self, batch: list[_Pending]) -> None:
         for item in batch:
             try:
-                output = await self._infer(item.rows)
+                output = await self._infer(item.rows, 1)
             except Exception as exc:
                 _fail(item, self.name, exc)
                 continue
@@ -208,9 +279,13 @@ class DynamicBatcher:
             if not item.future.done():
                 item.future.set_result(output)
 
-    async def _infer(self, rows: list[np.ndarray]) -> np.ndarray:
+    async def _infer(self, rows: list[np.ndarray], requests: int) -> np.ndarray:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.run_batch, rows)
+        started = time.perf_counter()
+        output = await loop.run_in_executor(self._executor, self.run_batch, rows)
+        if self.observer is not None:
+            self.observer.batch(len(rows), requests, time.perf_counter() - started)
+        return output
 
 
 def _fail(item: _Pending, name: str, cause: Exception) -> None:

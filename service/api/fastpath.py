@@ -31,6 +31,7 @@ async def serve(
     state: State, handler: pipeline.Handler, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Answer one data-plane request; every failure becomes the one error body."""
+    headers = _JSON_HEADERS
     try:
         body = await _read_json(state, scope, receive)
         registry = state.registry
@@ -40,14 +41,22 @@ async def serve(
     except _Disconnected:
         return
     except ServiceError as exc:
-        if exc.status >= 500:
+        if exc.status == 500:  # 503/504 under overload are counted, not logged one by one
             logger.error("POST %s: %s", scope["path"], exc.message)
         status, answer = exc.status, exc.body()
+        if exc.headers:
+            headers = [*_JSON_HEADERS, *_encode(exc.headers)]
     except Exception:
         logger.exception("unexpected error on POST %s", scope["path"])
         status, answer = 500, error_body("internal_error", "an internal error occurred")
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": answer})
+
+
+def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
 
 
 async def _read_json(state: State, scope: Scope, receive: Receive) -> Any:

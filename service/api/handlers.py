@@ -22,9 +22,9 @@ def _json(status: int, body: bytes, headers: Mapping[str, str] | None = None) ->
 
 async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    if exc.status >= 500:
+    if exc.status == 500:  # 503/504 under overload are counted, not logged one by one
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
-    return _json(exc.status, exc.body())
+    return _json(exc.status, exc.body(), exc.headers)
 
 
 async def validation_error(request: Request, exc: Exception) -> Response:
