@@ -1,0 +1,175 @@
+"""The edge of every request: X-Request-ID, one JSON access line, the optional API key, CORS
+only when configured, and no stack trace in any answer."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from service import pipeline
+from service.app import create_app
+from service.config import Settings
+from service.logs import AccessLog, JsonFormatter
+
+FORECAST = {"series": [[50.0, 51.0, 52.0]]}
+KEY = "s3cret-key"
+
+
+def _serve(zoo: Path, fast_path: bool, **settings: Any) -> tuple[TestClient, io.BytesIO]:
+    app = create_app(Settings(models_dir=zoo, fast_path=fast_path, **settings))
+    stream = io.BytesIO()
+    assert app.edge is not None
+    app.edge.access_log = AccessLog(stream)
+    return TestClient(app, raise_server_exceptions=False), stream
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-routes"])
+def logged(zoo: Path, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, io.BytesIO]]:
+    client, stream = _serve(zoo, request.param)
+    with client:
+        yield client, stream
+
+
+def _lines(stream: io.BytesIO) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_request_id_is_returned_taken_or_generated(
+    logged: tuple[TestClient, io.BytesIO],
+) -> None:
+    client, _ = logged
+    given = client.post("/forecast", json=FORECAST, headers={"X-Request-ID": "trace-42.a:b_c"})
+    assert given.headers["x-request-id"] == "trace-42.a:b_c"
+    generated = {client.post("/forecast", json=FORECAST).headers["x-request-id"] for _ in range(5)}
+    assert len(generated) == 5 and all(generated)
+    # Unsafe or oversized ids are not echoed (header injection, log pollution): a new one is made.
+    for bad in ("a b", "x" * 129, "é".encode()):
+        answer = client.get("/healthz", headers={"X-Request-ID": bad})
+        assert answer.headers["x-request-id"] not in ("", bad, "é")
+    # Errors carry it too.
+    assert client.post("/forecast", content=b"{").headers["x-request-id"]
+
+
+def test_one_json_access_line_per_request(logged: tuple[TestClient, io.BytesIO]) -> None:
+    client, stream = logged
+    ok = client.post("/forecast", json=FORECAST, headers={"X-Request-ID": "first"})
+    bad = client.post("/forecast", json={"series": "nope"}, headers={"X-Request-ID": "second"})
+    client.get("/models/forecast", headers={"X-Request-ID": "third"})
+    assert (ok.status_code, bad.status_code) == (200, 422)
+
+    lines = _lines(stream)
+    assert [line["request_id"] for line in lines] == ["first", "second", "third"]
+    first, second, third = lines
+    for line in lines:
+        assert line["logger"] == "service.access" and line["level"] == "info"
+        assert line["duration_ms"] > 0 and isinstance(line["ts"], float)
+    assert (first["method"], first["path"], first["status"]) == ("POST", "/forecast", 200)
+    assert (first["model"], first["version"]) == ("forecast", "10")
+    assert (second["status"], "model" in second) == (422, False)
+    assert (third["method"], third["path"], third["status"]) == ("GET", "/models/forecast", 200)
+
+
+def test_the_access_log_is_off_with_its_setting(zoo: Path) -> None:
+    app = create_app(Settings(models_dir=zoo, access_log=False))
+    assert app.edge is not None and app.edge.access_log is None
+    with TestClient(app) as client:
+        assert client.post("/forecast", json=FORECAST).headers["x-request-id"]
+
+
+def test_log_records_are_json_lines() -> None:
+    record = logging.LogRecord("service", logging.ERROR, __file__, 1, "bad %s", ("x",), None)
+    record.model = "forecast"
+    entry = orjson.loads(JsonFormatter().format(record))
+    assert entry["message"] == "bad x" and entry["level"] == "error"
+    assert entry["logger"] == "service" and entry["model"] == "forecast"
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-routes"])
+def test_api_key_guards_inference_when_set(zoo: Path, fast_path: bool) -> None:
+    client, _ = _serve(zoo, fast_path, api_key=KEY)
+    with client:
+        for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}):
+            refused = client.post("/forecast", json=FORECAST, headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthorized"
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+        sentiment = client.post("/sentiment", json={"texts": ["fine"]})
+        assert sentiment.status_code == 401
+        with_header = client.post("/forecast", json=FORECAST, headers={"X-API-Key": KEY})
+        assert with_header.status_code == 200
+        bearer = client.post("/forecast", json=FORECAST, headers={"Authorization": f"Bearer {KEY}"})
+        assert bearer.status_code == 200
+        # Health, readiness, the cards and the metrics stay open for probes and scrapers.
+        for path in ("/healthz", "/readyz", "/models", "/metrics"):
+            assert client.get(path).status_code == 200, path
+
+
+def test_api_key_is_off_by_default(zoo: Path) -> None:
+    assert Settings(models_dir=zoo).api_key == ""
+    client, _ = _serve(zoo, True)
+    with client:
+        assert client.post("/forecast", json=FORECAST).status_code == 200
+
+
+def test_the_api_key_never_shows_in_the_settings_repr(zoo: Path) -> None:
+    assert KEY not in repr(Settings(models_dir=zoo, api_key=KEY))
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-routes"])
+def test_cors_is_off_unless_configured(zoo: Path, fast_path: bool) -> None:
+    origin = {"Origin": "https://app.example"}
+    preflight = {
+        **origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    client, _ = _serve(zoo, fast_path)
+    with client:
+        answer = client.post("/forecast", json=FORECAST, headers=origin)
+        assert "access-control-allow-origin" not in answer.headers
+        assert (
+            "access-control-allow-origin"
+            not in client.options("/forecast", headers=preflight).headers
+        )
+
+    client, _ = _serve(zoo, fast_path, cors_origins="https://app.example, https://other.example")
+    with client:
+        answer = client.post("/forecast", json=FORECAST, headers=origin)
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "https://app.example"
+        assert "x-request-id" in answer.headers["access-control-expose-headers"]
+        allowed = client.options("/forecast", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        stranger = client.post(
+            "/forecast", json=FORECAST, headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in stranger.headers
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-routes"])
+def test_an_internal_error_answers_without_a_stack_trace(
+    zoo: Path, fast_path: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> bytes:
+        raise RuntimeError("secret internal detail /srv/models/x.onnx")
+
+    monkeypatch.setitem(pipeline.HANDLERS, "/forecast", broken)
+    monkeypatch.setattr(pipeline, "forecast", broken)
+    client, stream = _serve(zoo, fast_path)
+    with client:
+        answer = client.post("/forecast", json=FORECAST)
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {"code": "internal_error", "message": "an internal error occurred", "details": []}
+    }
+    for text in ("Traceback", "secret internal detail", "RuntimeError", ".py"):
+        assert text not in answer.text
+    assert _lines(stream)[-1]["status"] == 500
