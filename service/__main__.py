@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from service.config import ENV_PREFIX, Settings
 from service.logs import log_config
+from service.metrics import MULTIPROC_ENV
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     # Worker processes build their app from the environment, so export the final settings.
     for name, value in settings.model_dump().items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
+    if settings.workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Every worker writes its Prometheus values here; any worker's /metrics sums them.
+        metrics_dir = tempfile.mkdtemp(prefix="rnn-serve-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     return serve(settings)
 
 
@@ -63,8 +69,10 @@ def serve(settings: Settings) -> int:
         loop="uvloop",
         http="httptools",
         lifespan="on",
-        access_log=settings.access_log,
+        access_log=False,  # the JSON access log of service.edge replaces uvicorn's
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
         proxy_headers=False,  # not behind a proxy by default; saves a middleware per request
         server_header=False,
     )
