@@ -19,7 +19,12 @@ from typing import IO, Any
 import orjson
 
 ACCESS_LOGGER = "service.access"
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Record attributes that are not extra fields (uvicorn adds `color_message`, with ANSI codes).
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
