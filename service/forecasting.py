@@ -54,21 +54,13 @@ class ForecastCodec:
         self._out_mean = np.asarray(self.spec.target_scaler.mean, dtype=np.float64)
         self._out_scale = np.asarray(self.spec.target_scaler.scale, dtype=np.float64)
 
-    def resolve_horizon(self, query: ForecastQuery) -> int:
-        maximum = self.spec.horizon
-        if query.horizon is None:
-            return maximum
-        if query.horizon > maximum:
-            raise invalid(
-                ("horizon",),
-                f"is {query.horizon}, larger than the maximum {maximum} of model "
-                f"{self.card.name!r} version {self.card.version!r}",
-            )
-        return query.horizon
+    def prepare(self, query: ForecastQuery, limits: Limits) -> tuple[int, list[np.ndarray]]:
+        """The horizon, and every series as a scaled float32 array [length, n_features].
 
-    def prepare(self, query: ForecastQuery, limits: Limits) -> list[np.ndarray]:
-        """Every series as a scaled float32 array [length, n_features]; all problems in one 422."""
+        Every problem (horizon and series) is reported in one 422.
+        """
         problems = Problems()
+        horizon = self._horizon(query, problems)
         rows: list[np.ndarray] = []
         for index, series in enumerate(query.series):
             values = _series_values(series, index, self.spec, limits, problems)
@@ -84,7 +76,19 @@ class ForecastCodec:
                 continue
             rows.append(scaled.astype(np.float32))
         problems.raise_if_any()
-        return rows
+        return horizon, rows
+
+    def _horizon(self, query: ForecastQuery, problems: Problems) -> int:
+        maximum = self.spec.horizon
+        if query.horizon is None:
+            return maximum
+        if query.horizon > maximum:
+            problems.add(
+                ("horizon",),
+                f"is {query.horizon}, larger than the maximum {maximum} of model "
+                f"{self.card.name!r} version {self.card.version!r}",
+            )
+        return query.horizon
 
     def encode(self, horizon: int, output: np.ndarray) -> bytes:
         """Model output [k, model_horizon, targets] (scaled) -> answer JSON in original units."""

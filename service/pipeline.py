@@ -47,8 +47,7 @@ async def forecast(registry: Registry, limits: Limits, body: Any) -> bytes:
     model = registry.resolve("forecast", query.model, query.version)
     codec = model.forecast_codec
     assert codec is not None, "the registry builds a codec for forecast models"
-    horizon = codec.resolve_horizon(query)
-    rows = codec.prepare(query, limits)
+    horizon, rows = codec.prepare(query, limits)
     output = await model.batcher.submit(rows)  # validated first: a bad request never queues
     return codec.encode(horizon, output)
 

@@ -31,7 +31,7 @@ async def serve(
     state: State, handler: pipeline.Handler, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Answer one data-plane request; every failure becomes the one error body."""
-    headers = _JSON_HEADERS
+    extra_headers: list[tuple[bytes, bytes]] = []
     try:
         body = await _read_json(state, scope, receive)
         registry = state.registry
@@ -45,10 +45,12 @@ async def serve(
             logger.error("POST %s: %s", scope["path"], exc.message)
         status, answer = exc.status, exc.body()
         if exc.headers:
-            headers = [*_JSON_HEADERS, *_encode(exc.headers)]
+            extra_headers = _encode(exc.headers)
     except Exception:
         logger.exception("unexpected error on POST %s", scope["path"])
         status, answer = 500, error_body("internal_error", "an internal error occurred")
+    # With a content-length the server need not chunk the body.
+    headers = [*_JSON_HEADERS, (b"content-length", b"%d" % len(answer)), *extra_headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": answer})
 

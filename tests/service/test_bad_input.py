@@ -241,3 +241,11 @@ def test_too_long_series_and_text(strict_client: TestClient) -> None:
 def test_a_bad_request_leaves_the_service_healthy(client: TestClient) -> None:
     client.post("/forecast", content=b"{", headers={"content-type": "application/json"})
     assert client.post("/forecast", json={"series": [GOOD_SERIES]}).status_code == 200
+
+
+def test_horizon_and_series_problems_are_reported_together(client: TestClient) -> None:
+    payload = {"series": [[1.0, "x", 3.0]], "horizon": 9}
+    error = _assert_error(
+        client.post("/forecast", json=payload), 422, "invalid_request", "horizon is 9"
+    )
+    assert [detail["loc"] for detail in error["details"]] == [["horizon"], ["series", 0, 1]]

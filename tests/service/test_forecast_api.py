@@ -63,3 +63,12 @@ def test_integers_are_numbers(client: TestClient) -> None:
     as_int = client.post("/forecast", json={"series": [[50, 52, 49]]}).json()["forecasts"]
     as_float = client.post("/forecast", json={"series": [[50.0, 52.0, 49.0]]}).json()
     assert as_int == as_float["forecasts"]
+
+
+def test_answers_carry_a_content_length(client: TestClient) -> None:
+    for response in (
+        client.post("/forecast", json={"series": SERIES}),
+        client.post("/forecast", json={"series": []}),
+    ):
+        assert response.headers["content-length"] == str(len(response.content))
+        assert "transfer-encoding" not in response.headers
