@@ -124,8 +124,9 @@ class Run:
                 for connections in cfg.connections:
                     at_target = connections == TARGET_CONNECTIONS
                     if at_target:
+                        name = load_card(model, cfg.models_dir)[1].name
                         self._warm(server, body, connections)
-                        before = batching.read_counters(server.url, model, cfg.workers)
+                        before = batching.read_counters(server.url, name, cfg.workers)
                         result = loadgen.run_wrk(
                             self.wrk,
                             server.url,
@@ -134,7 +135,7 @@ class Run:
                             cfg.duration_s,
                             cfg.wrk_threads,
                         )
-                        after = batching.read_counters(server.url, model, cfg.workers)
+                        after = batching.read_counters(server.url, name, cfg.workers)
                         self.results["batching"][model] = after.minus(before).to_dict()
                     else:
                         result = self._load(server, body, connections)

@@ -32,8 +32,27 @@ def latest_version_dir(name: str, root: Path | None = None) -> Path:
     return max(versions, key=lambda p: int(p.name))
 
 
-def load_card(name: str, root: Path | None = None) -> tuple[Path, ModelCard]:
-    directory = latest_version_dir(name, root)
+def task_model_name(task: str, root: Path | None = None) -> str:
+    """The model the service answers a task's requests with when none is named: the model
+    called like the task, else the only model of that task (the service's own rule)."""
+    base = root or models_dir()
+    if (base / task).is_dir():
+        return task
+    names = sorted(
+        directory.name
+        for directory in base.iterdir()
+        if directory.is_dir()
+        and not directory.name.startswith(".")
+        and ModelCard.load(latest_version_dir(directory.name, base)).task == task
+    )
+    if len(names) != 1:
+        raise FileNotFoundError(f"expected one {task} model under {base}, found {names}")
+    return names[0]
+
+
+def load_card(task: str, root: Path | None = None) -> tuple[Path, ModelCard]:
+    """The directory and card of the newest version of the task's default model."""
+    directory = latest_version_dir(task_model_name(task, root), root)
     return directory, ModelCard.load(directory)
 
 

@@ -12,20 +12,18 @@ from typing import Any
 import pytest
 
 from bench import loadgen, report, targets
-from bench.apps.common import latest_version_dir
+from bench.apps.common import load_card
 from bench.payloads import forecast_payload, sentiment_payload
 
 REPO = Path(__file__).resolve().parents[2]
+TASKS = ("forecast", "sentiment")
 MODELS = Path(os.environ.get("BENCH_TEST_MODELS_DIR", REPO / "models"))  # override: dev models
 
 
 def _have_models() -> bool:
     try:
-        return all(
-            (latest_version_dir(m, MODELS) / "model.onnx").exists()
-            for m in ("forecast", "sentiment")
-        )
-    except (FileNotFoundError, ValueError):
+        return all((load_card(task, MODELS)[0] / "model.onnx").exists() for task in TASKS)
+    except (OSError, ValueError):
         return False
 
 
