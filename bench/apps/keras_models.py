@@ -10,6 +10,7 @@ which does not depend on the weights. `describe` says which one runs (without im
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,21 @@ def _recorded(card: ModelCard, defaults: dict[str, Any]) -> dict[str, Any]:
     return {key: recorded.get(key, value) for key, value in defaults.items()}
 
 
+_CELL = re.compile(r"\b(GRU|LSTM|SimpleRNN)\((\d+)\)")
+_KINDS = {"GRU": "gru", "LSTM": "lstm", "SimpleRNN": "simple_rnn"}
+
+
+def _forecast_config(card: ModelCard) -> dict[str, Any]:
+    """Cell kind and units, from the record's `model` settings or its `architecture` text
+    (e.g. "Conv1D(8, 4, causal, relu) + LSTM(16) x2 + Dense(10) on every step")."""
+    settings = _recorded(card, FORECAST_DEFAULTS)
+    if not isinstance(card.training.get("model"), dict):
+        found = _CELL.search(str(card.training.get("architecture", "")))
+        if found:
+            settings = {"kind": _KINDS[found.group(1)], "units": int(found.group(2))}
+    return settings
+
+
 def _sentiment_config(card: ModelCard) -> dict[str, Any]:
     assert card.sentiment is not None
     return {**_recorded(card, SENTIMENT_DEFAULTS), "num_words": card.sentiment.tokenizer.num_words}
@@ -57,7 +73,7 @@ def describe(task: str, card: ModelCard) -> str:
     if path is not None:
         return f"loaded {path}"
     if task == "forecast":
-        settings = _recorded(card, FORECAST_DEFAULTS)
+        settings = _forecast_config(card)
         builder = "training.forecast.models.served_seq2seq"
     else:
         settings = _sentiment_config(card)
@@ -76,7 +92,7 @@ def load_forecast_model(card: ModelCard) -> Any:
 
     assert card.forecast is not None
     spec = card.forecast
-    settings = _recorded(card, FORECAST_DEFAULTS)
+    settings = _forecast_config(card)
     return served_seq2seq(
         spec.horizon,
         spec.n_features,
