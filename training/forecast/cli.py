@@ -7,11 +7,12 @@ failed. Errors are one line on stderr; no artifact directory is left behind on f
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from service.card import ModelCard
@@ -56,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     lineup.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="output directory")
     lineup.add_argument(
         "--no-op-types", action="store_true", help="skip recording the exported op types"
+    )
+    lineup.add_argument(
+        "--render-only",
+        action="store_true",
+        help="no training: re-render lineup.md from lineup.json (adds the served model's row)",
+    )
+    lineup.add_argument(
+        "--served",
+        type=Path,
+        default=DEFAULT_MODELS / "forecast" / "1",
+        help="served model artifact whose card joins the table (default: models/forecast/1)",
     )
 
     train = sub.add_parser(
@@ -128,7 +140,19 @@ def _names(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+def _served_card(directory: Path) -> dict[str, Any] | None:
+    card = directory / "card.json"
+    return json.loads(card.read_text(encoding="utf-8")) if card.is_file() else None
+
+
 def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.render_only:
+        from training.forecast.lineup import read_results, write_results
+
+        rows, config, extra = read_results(args.results)
+        write_results(rows, config, args.results, extra, _served_card(args.served))
+        print(f"[lineup] re-rendered {args.results / 'lineup.md'}")
+        return 0
     from training.forecast import runtime
 
     runtime.configure(args.threads, args.seed)
@@ -144,12 +168,13 @@ def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
         "wall_time_s": round(seconds, 1),
         "machine": f"{platform.machine()}, {platform.python_version()}",
     }
-    write_results(rows, config, args.results, extra)  # first, so a failure below loses nothing
+    served = _served_card(args.served)
+    write_results(rows, config, args.results, extra, served)  # first: a failure below loses nothing
     if config.op_types:
         from training.forecast.optypes import record_op_types
 
         record_op_types(rows)
-        write_results(rows, config, args.results, extra)
+        write_results(rows, config, args.results, extra, served)
     print(f"[lineup] wrote {args.results / 'lineup.md'} and lineup.json ({seconds:.0f} s)")
     return 0
 
