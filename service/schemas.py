@@ -10,8 +10,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 FORECAST_EXAMPLE: dict[str, Any] = {
-    "series": [[52.1, 48.3, 55.0, 61.2, 58.7, 63.4, 70.1, 66.8, 72.5, 75.0]],
-    "horizon": 3,
+    # yearly sunspot numbers 1700-1729 (statsmodels' sunspots data set)
+    "series": [
+        [
+            *(5, 11, 16, 23, 36, 58, 29, 20, 10, 8, 3, 0, 0, 2, 11),
+            *(27, 47, 63, 60, 39, 28, 26, 22, 11, 21, 40, 78, 122, 103, 73),
+        ]
+    ],
+    "horizon": 5,
 }
 SENTIMENT_EXAMPLE: dict[str, Any] = {
     "texts": ["A wonderful film, I loved every minute.", "Dull plot and wooden acting."]
