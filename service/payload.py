@@ -12,6 +12,9 @@ from typing import Any
 from service.errors import Problems, ServiceError, invalid
 
 
+MAX_NAME_CHARS = 128  # of a model name or version in a request
+
+
 @dataclass(frozen=True)
 class Limits:
     max_items: int  # series or texts per request
@@ -60,6 +63,8 @@ def optional_name(body: dict[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise invalid((field,), f"must be a non-empty string, got {json_type(value)}")
+    if len(value) > MAX_NAME_CHARS:  # never echo an arbitrarily long name back in a 404
+        raise invalid((field,), f"is {len(value)} characters long, the limit is {MAX_NAME_CHARS}")
     return value
 
 
