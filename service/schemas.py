@@ -139,5 +139,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Body larger than the limit"},
     415: {"model": ErrorResponse, "description": "Content type is not application/json"},
     422: {"model": ErrorResponse, "description": "Invalid request; the message names the field"},
-    503: {"model": ErrorResponse, "description": "Models not loaded yet"},
+    401: {"model": ErrorResponse, "description": "API key missing or wrong (when one is set)"},
+    503: {
+        "model": ErrorResponse,
+        "description": "Models not loaded yet, or the model's queue is full (see Retry-After)",
+    },
+    504: {"model": ErrorResponse, "description": "Waited past the deadline; not computed"},
 }
