@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from service import metrics, pipeline
-from service.api import fastpath, forecast, handlers, health, models, sentiment
+from service.api import admin, fastpath, forecast, handlers, health, models, sentiment
 from service.api import metrics as metrics_api
 from service.config import Settings
 from service.edge import Edge
 from service.logs import AccessLog, flush_periodically
 from service.payload import Limits
 from service.registry import ModelLoadError, Registry
+from service.reload import Reloader
 
 logger = logging.getLogger("service")
 
@@ -64,19 +65,21 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
             ", ".join(f"{model.name}/{model.version}" for model in registry.all()),
         )
         access_log = edge.access_log
-        flusher = (
-            None if access_log is None else asyncio.create_task(flush_periodically(access_log, 1.0))
-        )
+        background: list[asyncio.Task[None]] = []
+        if access_log is not None:
+            background.append(asyncio.create_task(flush_periodically(access_log, 1.0)))
+        if settings.reload_interval_s > 0:
+            background.append(asyncio.create_task(app.state.reloader.run()))
         try:
             yield
         finally:
             app.state.ready = False
-            for model in registry.all():
-                await model.batcher.stop()
-            if flusher is not None:
-                flusher.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
+                    await task
+            for model in app.state.registry.all():  # hot reload may have added versions
+                await model.batcher.stop()
             if access_log is not None:
                 access_log.flush()
 
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
     )
     app.state.registry = None
     app.state.ready = False
+    app.state.reloader = Reloader(app.state, settings)
     handlers.install(app)
     for router in (
         health.router,
@@ -109,6 +113,8 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         metrics_api.router,
     ):
         app.include_router(router)
+    if settings.api_key:  # the admin endpoints exist only behind an API key
+        app.include_router(admin.router)
     return app
 
 

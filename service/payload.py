@@ -11,7 +11,6 @@ from typing import Any
 
 from service.errors import Problems, ServiceError, invalid
 
-
 MAX_NAME_CHARS = 128  # of a model name or version in a request
 
 

@@ -105,8 +105,25 @@ class ModelInfo(_Model):
     versions: list[ModelVersion]
 
 
+class LoadFailure(_Model):
+    name: str
+    version: str
+    directory: str
+    error: str = Field(description="Why the version is not served (the file and the check).")
+    detected_at: float = Field(description="Unix time of the failed load.")
+
+
 class ModelList(_Model):
     models: list[ModelInfo]
+    load_failures: list[LoadFailure] = Field(
+        default_factory=list,
+        description="Versions found by hot reload that failed verification and are not served.",
+    )
+
+
+class ReloadResult(_Model):
+    loaded: list[str] = Field(description="<name>/<version> now served.")
+    failed: list[str] = Field(description="<name>/<version> that failed (see GET /models).")
 
 
 class Health(_Model):

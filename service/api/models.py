@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.api.deps import RegistryDep
 from service.registry import LoadedModel, Registry
-from service.schemas import ERROR_RESPONSES, ModelInfo, ModelList, ModelVersion
+from service.schemas import ERROR_RESPONSES, LoadFailure, ModelInfo, ModelList, ModelVersion
 
 router = APIRouter(tags=["models"])
 
@@ -31,8 +31,11 @@ def _info(registry: Registry, name: str) -> ModelInfo:
 
 
 @router.get("/models", response_model=ModelList, summary="Every served model with its cards")
-async def list_models(registry: RegistryDep) -> ModelList:
-    return ModelList(models=[_info(registry, name) for name in registry.models])
+async def list_models(registry: RegistryDep, request: Request) -> ModelList:
+    failures = [LoadFailure(**f) for f in request.app.state.reloader.load_failures()]
+    return ModelList(
+        models=[_info(registry, name) for name in registry.models], load_failures=failures
+    )
 
 
 @router.get(

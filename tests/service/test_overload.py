@@ -93,19 +93,24 @@ def test_a_request_past_its_deadline_answers_504_and_is_not_computed(zoo: Path) 
 
 async def _leave_early(url: str, n_leaving: int) -> tuple[int, int, list[str]]:
     """One request occupies the model; `n_leaving` clients queue behind it and hang up."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as patient:
+    limits = httpx.Limits(max_connections=n_leaving)
+    # Both clients exist before the first request, so the impatient ones are sent at once.
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=30) as patient,
+        httpx.AsyncClient(base_url=url, timeout=0.1, limits=limits) as impatient,
+    ):
         first = asyncio.create_task(patient.post("/forecast", json=BODY))
         await asyncio.sleep(0.1)  # the first one is running now
 
-        async def impatient() -> str:
-            async with httpx.AsyncClient(base_url=url, timeout=0.1) as client:
-                try:
-                    await client.post("/forecast", json=BODY)
-                except httpx.ReadTimeout:
-                    return "gave up"
-                return "answered"
+        async def leave() -> str:
+            try:
+                await impatient.post("/forecast", json=BODY)
+            except httpx.ReadTimeout:
+                return "gave up"
+            return "answered"
 
-        outcomes = await asyncio.gather(*(impatient() for _ in range(n_leaving)))
+        outcomes = await asyncio.gather(*(leave() for _ in range(n_leaving)))
+        assert not first.done(), "the model must still be busy when the others hang up"
         first_status = (await first).status_code
         last_status = (await patient.post("/forecast", json=BODY)).status_code
     return first_status, last_status, list(outcomes)
@@ -115,7 +120,7 @@ def test_a_client_that_disconnects_costs_no_inference(zoo: Path) -> None:
     settings = Settings(models_dir=zoo, max_batch_size=1, request_timeout_ms=0)
     app = create_app(settings)
     with serve_in_thread(app) as url:
-        runner = slow_down(app, "forecast", "10", delay_s=0.5)
+        runner = slow_down(app, "forecast", "10", delay_s=1.0)
         before = _scrape(url)
         first, last, outcomes = asyncio.run(_leave_early(url, 5))
         after = _scrape(url)
