@@ -183,6 +183,8 @@ for card in pathlib.Path(sys.argv[1]).glob("*/*/card.json"):
 sys.exit(0 if {"forecast", "sentiment"} <= tasks else 1)
 PY
 }
+# The image bundles models/ (COPY needs the directory even while a checkout has no model).
+mkdir -p "$ROOT/models"
 MODELS_DIR=${SMOKE_MODELS_DIR:-$ROOT/models}
 if ! has_models "$MODELS_DIR"; then
     [ -z "${SMOKE_MODELS_DIR:-}" ] || die "$MODELS_DIR has no forecast and sentiment model"
