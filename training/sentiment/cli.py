@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--units", type=int, default=32, help="GRU units per direction (32)")
     model.add_argument("--dropout", type=float, default=0.3, help="before the output (0.3)")
     model.add_argument(
+        "--embedding-dropout",
+        type=float,
+        default=0.0,
+        help="SpatialDropout1D after the embedding (default 0)",
+    )
+    model.add_argument(
         "--epochs",
         type=int,
         default=4,
@@ -197,6 +203,7 @@ def _train(
         embedding_dim=args.embedding_dim,
         units=args.units,
         dropout=args.dropout,
+        embedding_dropout=args.embedding_dropout,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,

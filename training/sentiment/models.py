@@ -33,7 +33,8 @@ class ModelConfig:
     num_words: int
     embedding_dim: int
     units: int
-    dropout: float
+    dropout: float  # before the output layer
+    embedding_dropout: float = 0.0  # SpatialDropout1D: drops whole embedding channels
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +46,8 @@ def build_model(config: ModelConfig) -> keras.Sequential:
         keras.Input(shape=(None,), dtype="int64", name="tokens"),
         keras.layers.Embedding(config.num_words, config.embedding_dim, mask_zero=True),
     ]
+    if config.embedding_dropout > 0:
+        layers.append(keras.layers.SpatialDropout1D(config.embedding_dropout))
     units = config.units
     if config.kind == "gru":
         layers.append(keras.layers.GRU(units))

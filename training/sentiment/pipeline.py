@@ -128,6 +128,7 @@ class ServeOptions:
     embedding_dim: int
     units: int
     dropout: float
+    embedding_dropout: float
     epochs: int
     batch_size: int
     learning_rate: float
@@ -155,6 +156,7 @@ def train_served(options: ServeOptions, log: Log) -> ModelCard:
         embedding_dim=options.embedding_dim,
         units=options.units,
         dropout=options.dropout,
+        embedding_dropout=options.embedding_dropout,
     )
     settings = FitSettings(
         epochs=options.epochs,
