@@ -41,7 +41,8 @@ class LineupRow:
     parameters: int
     epochs: int
     best_epoch: int
-    train_s: float
+    train_s: float  # wall time (the machine may be shared)
+    cpu_s: float  # CPU time of the training process during fit
     test_accuracy: float
     test_f1: float
     onnx_bytes: int | None
@@ -107,6 +108,7 @@ def _train_one(kind: str, options: LineupOptions, prepared: Any, log: Log) -> Li
         epochs=result.epochs_run,
         best_epoch=result.best_epoch,
         train_s=round(result.duration_s, 1),
+        cpu_s=round(result.cpu_s, 1),
         test_accuracy=round(scores["accuracy"], 5),
         test_f1=round(scores["f1"], 5),
         onnx_bytes=onnx_bytes,
@@ -125,6 +127,7 @@ def _served_row(model_dir: Path) -> dict[str, Any] | None:
         "test_accuracy": card.metrics.get("test_accuracy"),
         "test_f1": card.metrics.get("test_f1"),
         "train_s": card.training.get("duration_s"),
+        "cpu_s": card.training.get("cpu_s"),
         "epochs": card.training.get("epochs"),
         "threads": card.training.get("threads"),
         "onnx_bytes": (model_dir / card.onnx_file).stat().st_size,
@@ -174,6 +177,10 @@ def _save(results_dir: Path, report: dict[str, Any]) -> None:
     (results_dir / RESULTS_MD).write_text(_markdown(report), "utf-8")
 
 
+def _cpu(row: dict[str, Any]) -> str:
+    return "-" if row.get("cpu_s") is None else f"{row['cpu_s']:.0f} s"
+
+
 def _kib(n: int | None) -> str:
     return "-" if n is None else f"{n / 1024:.0f} KiB"
 
@@ -195,17 +202,22 @@ def _markdown(report: dict[str, Any]) -> str:
         f"Size = ONNX graph from the native exporter; parity = Keras vs onnxruntime on "
         f"{s['parity_reviews']} test reviews, right-padded batches + padding invariance.",
         "",
-        "| model | layers | params | epochs (best) | train time | test acc | test F1 | ONNX size "
-        "| ONNX recurrence | ONNX parity |",
+        "| model | layers | params | epochs (best) | train time: wall (CPU) | test acc | test F1 "
+        "| ONNX size | ONNX recurrence | ONNX parity |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in report["rows"]:
         lines.append(
             f"| {row['kind']} | {row['layers']} | {row['parameters']:,} | "
-            f"{row['epochs']} ({row['best_epoch']}) | {row['train_s']:.0f} s | "
+            f"{row['epochs']} ({row['best_epoch']}) | {row['train_s']:.0f} s ({_cpu(row)}) | "
             f"{row['test_accuracy']:.4f} | {row['test_f1']:.4f} | {_kib(row['onnx_bytes'])} | "
             f"{', '.join(row['recurrent_ops']) or '-'} | {row['onnx_parity']} |"
         )
+    lines += [
+        "",
+        "Wall times come from a 2-core machine shared with other jobs; CPU time is the training "
+        "process's own (on an idle machine, with 1 thread, wall time is about the CPU time).",
+    ]
     served = report["served_model"]
     if served:
         lines += [
@@ -216,7 +228,8 @@ def _markdown(report: dict[str, Any]) -> str:
             "",
             f"Test accuracy **{served['test_accuracy']:.4f}**, F1 {served['test_f1']:.4f} "
             f"(onnxruntime on the exported graph); trained {served['epochs']} epochs in "
-            f"{served['train_s']:.0f} s on {served['threads']} thread(s); ONNX "
+            f"{served['train_s']:.0f} s wall ({_cpu(served)} CPU) on {served['threads']} "
+            f"thread(s) of a machine shared with other jobs; ONNX "
             f"{_kib(served['onnx_bytes'])}, recurrence {', '.join(served['recurrent_ops'])}; "
             f"parity max diff {served['parity_max_abs_diff']:.1e} on "
             f"{served['parity_cases']} test reviews. Full settings in its `card.json`.",
