@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import select
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,27 +23,33 @@ FORECAST = {"series": [[50.0, 51.0, 52.0]]}
 KEY = "s3cret-key"
 
 
-def _serve(zoo: Path, fast_path: bool, **settings: Any) -> tuple[TestClient, io.BytesIO]:
+class CapturedLog(AccessLog):
+    def __init__(self) -> None:
+        self.captured = io.BytesIO()
+        super().__init__(self.captured)
+
+    def lines(self) -> list[dict[str, Any]]:
+        self.flush()
+        return [orjson.loads(line) for line in self.captured.getvalue().splitlines()]
+
+
+def _serve(zoo: Path, fast_path: bool, **settings: Any) -> tuple[TestClient, CapturedLog]:
     app = create_app(Settings(models_dir=zoo, fast_path=fast_path, **settings))
-    stream = io.BytesIO()
+    log = CapturedLog()
     assert app.edge is not None
-    app.edge.access_log = AccessLog(stream)
-    return TestClient(app, raise_server_exceptions=False), stream
+    app.edge.access_log = log
+    return TestClient(app, raise_server_exceptions=False), log
 
 
 @pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-routes"])
-def logged(zoo: Path, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, io.BytesIO]]:
-    client, stream = _serve(zoo, request.param)
+def logged(zoo: Path, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, CapturedLog]]:
+    client, log = _serve(zoo, request.param)
     with client:
-        yield client, stream
-
-
-def _lines(stream: io.BytesIO) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in stream.getvalue().splitlines()]
+        yield client, log
 
 
 def test_request_id_is_returned_taken_or_generated(
-    logged: tuple[TestClient, io.BytesIO],
+    logged: tuple[TestClient, CapturedLog],
 ) -> None:
     client, _ = logged
     given = client.post("/forecast", json=FORECAST, headers={"X-Request-ID": "trace-42.a:b_c"})
@@ -57,14 +64,14 @@ def test_request_id_is_returned_taken_or_generated(
     assert client.post("/forecast", content=b"{").headers["x-request-id"]
 
 
-def test_one_json_access_line_per_request(logged: tuple[TestClient, io.BytesIO]) -> None:
-    client, stream = logged
+def test_one_json_access_line_per_request(logged: tuple[TestClient, CapturedLog]) -> None:
+    client, log = logged
     ok = client.post("/forecast", json=FORECAST, headers={"X-Request-ID": "first"})
     bad = client.post("/forecast", json={"series": "nope"}, headers={"X-Request-ID": "second"})
     client.get("/models/forecast", headers={"X-Request-ID": "third"})
     assert (ok.status_code, bad.status_code) == (200, 422)
 
-    lines = _lines(stream)
+    lines = log.lines()
     assert [line["request_id"] for line in lines] == ["first", "second", "third"]
     first, second, third = lines
     for line in lines:
@@ -163,7 +170,7 @@ def test_an_internal_error_answers_without_a_stack_trace(
 
     monkeypatch.setitem(pipeline.HANDLERS, "/forecast", broken)
     monkeypatch.setattr(pipeline, "forecast", broken)
-    client, stream = _serve(zoo, fast_path)
+    client, log = _serve(zoo, fast_path)
     with client:
         answer = client.post("/forecast", json=FORECAST)
     assert answer.status_code == 500
@@ -172,4 +179,29 @@ def test_an_internal_error_answers_without_a_stack_trace(
     }
     for text in ("Traceback", "secret internal detail", "RuntimeError", ".py"):
         assert text not in answer.text
-    assert _lines(stream)[-1]["status"] == 500
+    assert log.lines()[-1]["status"] == 500
+
+
+class _Writes(io.BytesIO):
+    """Records each write call, as the system calls a worker would make."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[bytes] = []
+
+    def write(self, data: Any) -> int:
+        self.calls.append(bytes(data))
+        return super().write(data)
+
+
+def test_access_lines_reach_the_stream_in_whole_line_chunks_of_at_most_pipe_buf() -> None:
+    stream = _Writes()
+    log = AccessLog(stream)
+    for index in range(300):
+        log.write("POST", "/forecast", 200, 0.001, f"id-{index}", "forecast", "10")
+    assert len(stream.calls) > 1  # 256 pending lines flushed without waiting for the timer
+    log.flush()
+    log.flush()  # nothing pending: no empty write
+    assert all(0 < len(call) <= select.PIPE_BUF and call.endswith(b"\n") for call in stream.calls)
+    ids = [orjson.loads(line)["request_id"] for line in stream.getvalue().splitlines()]
+    assert ids == [f"id-{index}" for index in range(300)]

@@ -6,12 +6,15 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import orjson
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from service.card import CARD_FILE, ModelCard
 from service.config import Settings
+from tests.service.live import start_process, stop_process
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -111,3 +114,29 @@ def test_in_flight_gauge_counts_requests_being_served(zoo: Path) -> None:
     in_flight, statuses = asyncio.run(_in_flight_while_busy(zoo))
     assert statuses == [200] * 6
     assert in_flight == 7
+
+
+@pytest.mark.slow
+def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path: Path) -> None:
+    process, url = start_process(zoo, tmp_path, ["--workers", "2", "--reload-interval-s", "0"])
+    try:
+        # A new connection per request: the workers take turns accepting them.
+        with httpx.Client(base_url=url, headers={"Connection": "close"}) as client:
+            before = scrape(client.get("/metrics"))
+            for _ in range(40):
+                answer = client.post("/forecast", json={"series": [[50.0, 51.0, 52.0]]})
+                assert answer.status_code == 200
+            scrapes = [scrape(client.get("/metrics")) for _ in range(6)]
+        stderr = (tmp_path / "stderr").read_text()
+    finally:
+        stop_process(process)
+    access = [orjson.loads(line) for line in (tmp_path / "stdout").read_bytes().splitlines()]
+    # Request ids start with the worker's process id: both workers answered.
+    workers = {line["request_id"].split("-")[0] for line in access if line["path"] == "/forecast"}
+    assert len(workers) == 2, workers
+    labels = {"route": "/forecast", "method": "POST", "status": "200"}
+    labels |= {"model": "forecast", "version": "10"}
+    # Whichever worker answers the scrape, it reports the requests of both.
+    for after in scrapes:
+        assert delta(before, after, "rnn_serve_http_requests_total", **labels) == 40
+    assert stderr.count("Application startup complete.") == 2

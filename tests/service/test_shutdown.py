@@ -4,10 +4,8 @@ request it accepted, and exits 0. The server's access log is the record of what 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.service.live import free_port
+from tests.service.live import start_process
 
-REPO = Path(__file__).resolve().parents[2]
 BODY = {"series": [[50.0, 51.0, 52.0, 53.0]]}
 
 
@@ -29,49 +26,6 @@ class Outcome:
     error: str
     sent_at: float
     answered_at: float
-
-
-def _start(models_dir: Path, log_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RNN_SERVE_")}
-    env["PYTHONPATH"] = str(REPO)
-    command = [
-        sys.executable,
-        "-m",
-        "service",
-        "--port",
-        str(port),
-        "--models-dir",
-        str(models_dir),
-    ]
-    # A 300 ms batching delay keeps requests waiting inside the service when SIGTERM arrives.
-    command += [
-        "--workers",
-        str(workers),
-        "--max-queue-delay-ms",
-        "300",
-        "--reload-interval-s",
-        "0",
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdout=(log_dir / "stdout").open("wb"),
-        stderr=(log_dir / "stderr").open("wb"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (log_dir / "stderr").read_text()
-        try:
-            if httpx.get(f"{url}/readyz", timeout=0.5).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError("service not ready within 30 s")
 
 
 async def _load_until_refused(
@@ -114,7 +68,12 @@ async def _load_until_refused(
 def test_sigterm_during_load_answers_every_accepted_request(
     zoo: Path, tmp_path: Path, workers: int
 ) -> None:
-    process, url = _start(zoo, tmp_path, workers)
+    process, url = start_process(
+        zoo,
+        tmp_path,
+        # A 300 ms batching delay keeps requests waiting inside the service at SIGTERM.
+        ["--workers", str(workers), "--max-queue-delay-ms", "300", "--reload-interval-s", "0"],
+    )
     try:
         outcomes, sigterm_at = asyncio.run(_load_until_refused(url, process))
         exit_code = process.wait(timeout=30)
