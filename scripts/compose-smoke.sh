@@ -66,7 +66,8 @@ cleanup() {
     if [ "$status" -ne 0 ] && [ "$COMPOSE_UP" = 1 ]; then
         log "state at failure:"
         compose ps -a 2>&1 | sed 's/^/    /'
-        compose logs --no-color --tail 40 2>&1 | sed 's/^/    /'
+        compose logs --no-color --tail 200 2>&1 | grep -v '"logger":"service.access"' | tail -n 60 \
+            | sed 's/^/    /'
     fi
     if [ "$COMPOSE_UP" = 1 ]; then
         log "tearing down project $PROJECT"
