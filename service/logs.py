@@ -62,6 +62,12 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
+_ACCESS_LINE = (
+    b'{"ts":%.6f,"level":"info","logger":"' + ACCESS_LOGGER.encode() + b'","message":"request",'
+    b'"method":%s,"path":%s,"status":%d,"duration_ms":%.3f,"request_id":"%s"'
+)
+
+
 class AccessLog:
     """One JSON line per answered request, kept in memory and written out by `flush`.
 
@@ -90,21 +96,20 @@ class AccessLog:
         model: str,
         version: str,
     ) -> None:
-        entry: dict[str, Any] = {
-            "ts": round(time.time(), 6),
-            "level": "info",
-            "logger": ACCESS_LOGGER,
-            "message": "request",
-            "method": method,
-            "path": path,
-            "status": status,
-            "duration_ms": round(seconds * 1000.0, 3),
-            "request_id": request_id,
-        }
+        # Formatted by hand (twice as fast as a dict through orjson); every string that can
+        # hold arbitrary characters goes through orjson for escaping. Request ids are
+        # restricted to [A-Za-z0-9._:-] by service.edge.
+        line = _ACCESS_LINE % (
+            time.time(),
+            orjson.dumps(method),
+            orjson.dumps(path),
+            status,
+            seconds * 1000.0,
+            request_id.encode("ascii"),
+        )
         if model:
-            entry["model"] = model
-            entry["version"] = version
-        self._pending.append(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
+            line += b',"model":%s,"version":%s' % (orjson.dumps(model), orjson.dumps(version))
+        self._pending.append(line + b"}\n")
         if len(self._pending) >= self.MAX_PENDING:
             self.flush()
 

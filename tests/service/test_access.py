@@ -205,3 +205,15 @@ def test_access_lines_reach_the_stream_in_whole_line_chunks_of_at_most_pipe_buf(
     assert all(0 < len(call) <= select.PIPE_BUF and call.endswith(b"\n") for call in stream.calls)
     ids = [orjson.loads(line)["request_id"] for line in stream.getvalue().splitlines()]
     assert ids == [f"id-{index}" for index in range(300)]
+
+
+def test_access_lines_escape_whatever_the_client_put_in_the_path() -> None:
+    stream = _Writes()
+    log = AccessLog(stream)
+    path = '/models/a"b\\c\n\u00e9\u2028{}'
+    log.write("GET", path, 404, 0.0123456, "id-1", "", "")
+    log.write("POST", "/forecast", 200, 0.002, "id-2", 'we"ird', "v\\1")
+    log.flush()
+    first, second = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert first["path"] == path and "model" not in first and first["duration_ms"] == 12.346
+    assert (second["model"], second["version"]) == ('we"ird', "v\\1")
