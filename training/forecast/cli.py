@@ -159,13 +159,14 @@ def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
     from training.forecast.lineup import Lineup, LineupConfig, write_results
 
     config = LineupConfig(epochs=args.epochs, seed=args.seed, op_types=not args.no_op_types)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     rows = Lineup(config).run()
     seconds = time.perf_counter() - start
     extra = {
         "command": "python -m training forecast " + " ".join(argv),
         "threads": runtime.thread_count(),
         "wall_time_s": round(seconds, 1),
+        "cpu_time_s": round(time.process_time() - cpu_start, 1),  # wall time includes waiting
         "machine": f"{platform.machine()}, {platform.python_version()}",
     }
     served = _served_card(args.served)
