@@ -1,8 +1,8 @@
 """The batch size the service's dynamic batcher reached, from `GET /models/{name}`.
 
 Each uvicorn worker has its own batcher and counters, and a request reaches one worker. So the
-harness reads the counters on fresh connections until it has seen one distinct set per worker,
-and sums them: the difference of two such sums brackets one load point.
+harness reads the counters on fresh connections until it has seen every worker (the stats name
+their process), and sums them: the difference of two such sums brackets one load point.
 """
 
 from __future__ import annotations
@@ -47,24 +47,31 @@ class BatchingResult:
         return asdict(self)
 
 
-def _stats(document: dict[str, Any]) -> dict[str, int]:
-    """The counters of the default version in a `GET /models/{name}` answer."""
+def _stats(document: dict[str, Any]) -> tuple[object, dict[str, int]]:
+    """(worker identity, counters) of the default version in a `GET /models/{name}` answer."""
     versions = document.get("versions", [])
     default = document.get("default_version")
     chosen = next((v for v in versions if v.get("version") == default), versions[0])
-    return {name: int(chosen["stats"][name]) for name in COUNTERS}
+    counters = {name: int(chosen["stats"][name]) for name in COUNTERS}
+    # The service names the worker process; without it, distinct counters stand for workers.
+    worker = chosen["stats"].get("process") or tuple(counters.values())
+    return worker, counters
 
 
 def read_counters(url: str, model: str, workers: int, attempts: int = 60) -> Counters:
     """Sum of the per-worker counters (fresh connection per read to reach every worker)."""
-    seen: set[tuple[int, ...]] = set()
+    seen: dict[object, dict[str, int]] = {}
     for _ in range(attempts):
         with httpx.Client(timeout=10.0) as client:
             answer = client.get(f"{url}/models/{model}")
         answer.raise_for_status()
-        stats = _stats(answer.json())
-        seen.add(tuple(stats[name] for name in COUNTERS))
+        worker, counters = _stats(answer.json())
+        seen[worker] = counters
         if len(seen) >= workers:
             break
-    batches, requests, rows = (sum(item[i] for item in seen) for i in range(len(COUNTERS)))
-    return Counters(batches=batches, requests=requests, rows=rows, workers_seen=len(seen))
+    return Counters(
+        batches=sum(c["batches"] for c in seen.values()),
+        requests=sum(c["requests"] for c in seen.values()),
+        rows=sum(c["rows"] for c in seen.values()),
+        workers_seen=len(seen),
+    )
