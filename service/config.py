@@ -16,13 +16,17 @@ class Settings(BaseSettings):
     models_dir: Path = Path("models")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    # Two CPU cores: the forecast path is bound by per-request Python work, which one process
-    # runs on one core, so 2 worker processes x 1 onnxruntime thread each (README, "Using the API").
+    # Two CPU cores: one process runs its Python work on one core, so 2 worker processes
+    # x 1 onnxruntime thread each keep both cores busy without oversubscribing them.
     workers: int = Field(default=2, ge=1)
+    # 1: a second intra-op thread made the bundled sentiment model slower per row here.
     ort_intra_op_threads: int = Field(default=1, ge=0)  # 0 lets onnxruntime decide
     ort_inter_op_threads: int = Field(default=1, ge=0)
-    # Dynamic batching, per loaded model version.
-    max_batch_size: int = Field(default=64, ge=1)  # rows (series or texts) per session.run
+    # Dynamic batching, per loaded model version (defaults measured: README, "Using the API").
+    # Bundled models: the cost per row stops falling at about 16-32 rows; larger batches
+    # only add latency.
+    max_batch_size: int = Field(default=32, ge=1)  # rows (series or texts) per session.run
+    # 0 ms: under load, batches form while the previous one runs; a wait added CPU, not rows/s.
     max_queue_delay_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     # Request limits.
     max_body_bytes: int = Field(default=1_000_000, ge=1)
