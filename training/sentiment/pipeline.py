@@ -224,7 +224,8 @@ def train_served(options: ServeOptions, log: Log) -> ModelCard:
         training=training,
         description=(
             f"IMDB review sentiment: {DESCRIPTIONS[config.kind]}; "
-            f"embedding {config.embedding_dim}, {config.units} GRU units per direction, "
+            f"embedding {config.embedding_dim} (SpatialDropout1D {config.embedding_dropout}), "
+            f"{config.units} GRU units per direction, dropout {config.dropout}, "
             f"{options.tokens.num_words} words, last {options.tokens.max_length} tokens"
         ),
         target_dir=options.output,
