@@ -30,6 +30,13 @@ RUN mkdir service training \
     && /opt/venv/bin/python -c "import importlib.util as u; assert u.find_spec('tensorflow') is None" \
     && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} +
 
+# The code and the bundled models, readable by the runtime's non-root user whatever the modes
+# in the build context were (an exporter's private temporary directory, a strict umask).
+COPY service/ /stage/service/
+COPY models/ /stage/models/
+RUN find /stage -name __pycache__ -type d -prune -exec rm -rf {} + \
+    && chmod -R u=rwX,go=rX /stage
+
 # ---- runtime ---------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime
 
@@ -48,9 +55,9 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY deploy/healthcheck.py /app/healthcheck.py
-COPY service/ /app/service/
+COPY --from=builder /stage/service/ /app/service/
 # The bundled models; compose mounts ./models over them read-only.
-COPY models/ /app/models/
+COPY --from=builder /stage/models/ /app/models/
 
 USER 10001:10001
 EXPOSE 8000

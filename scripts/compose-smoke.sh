@@ -172,6 +172,7 @@ fi
 log "BASE_IMAGE=$BASE_IMAGE NGINX_IMAGE=$NGINX_IMAGE"
 
 # ---- models ----------------------------------------------------------------------------------
+phase models
 has_models() {  # a forecast and a sentiment model card under $1/<name>/<version>/
     "$PYTHON" - "$1" <<'PY'
 import json, pathlib, sys
@@ -197,6 +198,10 @@ from tests.service.fixtures import write_model_zoo; write_model_zoo(Path(sys.arg
     chmod -R a+rX "$WORK"
 fi
 MODELS_DIR=$(cd "$MODELS_DIR" && pwd)
+# The replicas run as uid 10001 and read the models through a read-only mount.
+private=$(find "$MODELS_DIR" \( -type d ! -perm -o=rx \) -o \( -type f ! -perm -o=r \) | head -n 5)
+[ -z "$private" ] || die "not readable by the containers' non-root user (fix: chmod -R a+rX \
+$MODELS_DIR): $(echo "$private" | tr '\n' ' ')"
 export MODELS_DIR IMAGE_TAG=smoke API_REPLICAS=$REPLICAS
 export PROXY_PORT
 PROXY_PORT=$("$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
