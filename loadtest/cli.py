@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtest import analysis, charts, machine, report
+from loadtest import analysis, machine, report
 from loadtest.config import DEFAULT_MIX, KINDS, PROFILES, ConstantPlan, Mix, SteppedPlan
 from loadtest.resources import Sample, Sampler, find_server_pid, read_samples, write_samples
 
@@ -238,6 +238,8 @@ def build_report(
         summary["soak"] = {"target_rps": run["target_rps"], "target_rule": run["target_rule"]}
         summary["soak"].update(verdict)
     if not args.no_charts:
+        from loadtest import charts  # matplotlib: imported only when charts are drawn
+
         title = f"{profile} run, {run['started_at']}, mix {run['mix']}"
         written = charts.write_charts(out, title, rows, steps, samples, log.t0)
         summary["charts"] = [path.name for path in written]
