@@ -44,6 +44,7 @@ ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
     RNN_SERVE_HOST=0.0.0.0 \
     RNN_SERVE_PORT=8000 \
     RNN_SERVE_MODELS_DIR=/app/models
