@@ -256,7 +256,15 @@ else:
     sys.exit('the models directory is writable')
 " || die "container $container: runtime checks"
 done
-log "replicas: non-root, no TensorFlow, models mounted read-only"
+for container in $(compose ps -q api); do
+    read -r policy memory cpus ports < <(docker inspect -f \
+        '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{len .HostConfig.PortBindings}}' \
+        "$container")
+    if [ "$policy" = no ] || [ "$memory" -le 0 ] || [ "$cpus" -le 0 ] || [ "$ports" != 0 ]; then
+        die "container $container: restart '$policy', memory $memory, cpus $cpus, $ports published ports"
+    fi
+done
+log "replicas: non-root, no TensorFlow, models mounted read-only, restart policy and limits set, no published port"
 
 phase load
 case "$LOAD_MODE" in
