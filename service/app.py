@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         )
         access_log = edge.access_log
         background: list[asyncio.Task[None]] = []
+        background.append(asyncio.create_task(metrics.flush_periodically(1.0)))
         if access_log is not None:
             background.append(asyncio.create_task(flush_periodically(access_log, 1.0)))
         if settings.reload_interval_s > 0:

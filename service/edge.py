@@ -37,6 +37,14 @@ _PROTECTED_EXACT = frozenset({"/forecast", "/sentiment"})
 _PROTECTED_PREFIX = "/admin/"
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method for metric labels: any other token a client invents is "other"."""
+    return method if method in _METHODS else "other"
+
+
 def route_of(path: str) -> str:
     """The route template of a path, for metric labels (never the raw path: unbounded)."""
     if path in _STATIC_ROUTES:
@@ -156,17 +164,22 @@ class Edge:
         request = RequestContext(request_id, client_gone=disconnect_probe(receive))
         token = context.enter(request)
         in_flight = self.recorder.in_flight
-        in_flight.inc()
+        in_flight.count += 1
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            in_flight.dec()
+            in_flight.count -= 1
             context.leave(token)
             seconds = time.perf_counter() - started
             method: str = scope["method"]
             path: str = scope["path"]
             self.recorder.record(
-                route_of(path), method, status, request.model, request.version, seconds
+                route_of(path),
+                method_label(method),
+                status,
+                request.model,
+                request.version,
+                seconds,
             )
             if self.access_log is not None:
                 self.access_log.write(

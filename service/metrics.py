@@ -5,13 +5,18 @@ The metrics are process-wide singletons. With several uvicorn workers, `python -
 points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the workers start, so every
 worker writes its values there and any worker's /metrics answers for all of them.
 
-On the hot path only cached label children are touched (a dict lookup, then `inc` or
-`observe`): no label resolution, no allocation per request.
+On the hot path nothing of prometheus_client runs: requests and batches update plain
+per-label-set aggregates (an int, or bucket counts), which `flush` adds into the Prometheus
+values at every scrape of this process and every second (so a scrape answered by another
+worker sees this one's counts at most a second late).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -110,19 +115,94 @@ MODEL_LOAD_FAILURES = Counter(
 )
 
 
+class _LocalCounter:
+    """A counter child's increments, kept as a plain int until `flush` (event loop only)."""
+
+    __slots__ = ("_child", "pending")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self.pending = 0
+        _LOCAL.append(self)
+
+    def flush(self) -> None:
+        if self.pending:
+            count, self.pending = self.pending, 0
+            self._child.inc(count)
+
+
+class _LocalHistogram:
+    """A histogram child's observations, kept as bucket counts until `flush`.
+
+    `observe` is a bisect and two additions, against a locked `inc` per value (and per
+    bucket) in prometheus_client. `flush` adds the counts into the child's bucket and sum
+    values (prometheus_client stores buckets non-cumulatively, one value per bound), which
+    is what `observe` itself updates; the metric tests check the result.
+    """
+
+    __slots__ = ("_bounds", "_child", "_counts", "_total")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self._bounds: list[float] = list(child._upper_bounds)
+        self._counts = [0] * len(self._bounds)
+        self._total = 0.0
+        _LOCAL.append(self)
+
+    def observe(self, value: float) -> None:
+        self._counts[bisect_left(self._bounds, value)] += 1
+        self._total += value
+
+    def flush(self) -> None:
+        counts = self._counts
+        if not any(counts):
+            return
+        total, self._total = self._total, 0.0
+        for index, count in enumerate(counts):
+            if count:
+                counts[index] = 0
+                self._child._buckets[index].inc(count)
+        self._child._sum.inc(total)
+
+
+# Every local aggregate of this process; `flush` moves them into the Prometheus values.
+_LOCAL: list[_LocalCounter | _LocalHistogram] = []
+
+
+class _InFlight:
+    """Requests being served in this process; the gauge is set from it at each flush."""
+
+    count = 0
+
+
+IN_FLIGHT_NOW = _InFlight()
+
+
+def flush() -> None:
+    """Move this process's pending counts into the Prometheus values (event loop thread)."""
+    for local in _LOCAL:
+        local.flush()
+    IN_FLIGHT.set(IN_FLIGHT_NOW.count)
+
+
+async def flush_periodically(interval_s: float) -> None:
+    """A task of the app's lifespan: other workers' scrapes see this one's counts within
+    `interval_s` (the scraped worker flushes itself before answering)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        flush()
+
+
 class BatchObserver:
     """The batcher's metrics for one model version, label children resolved once."""
 
     def __init__(self, model: str, version: str) -> None:
         self.model = model
         self.version = version
-        self._queue_wait = QUEUE_WAIT.labels(model, version)
-        self._inference = INFERENCE_DURATION.labels(model, version)
-        self._rows = BATCH_ROWS.labels(model, version)
-        self._requests = BATCH_REQUESTS.labels(model, version)
-
-    def queue_wait(self, seconds: float) -> None:
-        self._queue_wait.observe(seconds)
+        self.queue_wait = _LocalHistogram(QUEUE_WAIT.labels(model, version)).observe
+        self._inference = _LocalHistogram(INFERENCE_DURATION.labels(model, version))
+        self._rows = _LocalHistogram(BATCH_ROWS.labels(model, version))
+        self._requests = _LocalHistogram(BATCH_REQUESTS.labels(model, version))
 
     def batch(self, rows: int, requests: int, seconds: float) -> None:
         self._inference.observe(seconds)
@@ -134,12 +214,12 @@ class BatchObserver:
 
 
 class RequestRecorder:
-    """Counts and times answered requests; caches the label children it has seen."""
+    """Counts and times answered requests; one local aggregate per label set seen."""
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str, int, str, str], Counter] = {}
-        self._histograms: dict[tuple[str, str, str, str], Histogram] = {}
-        self.in_flight = IN_FLIGHT
+        self._counters: dict[tuple[str, str, int, str, str], _LocalCounter] = {}
+        self._histograms: dict[tuple[str, str, str, str], _LocalHistogram] = {}
+        self.in_flight = IN_FLIGHT_NOW
 
     def record(
         self, route: str, method: str, status: int, model: str, version: str, seconds: float
@@ -147,14 +227,13 @@ class RequestRecorder:
         key = (route, method, status, model, version)
         counter = self._counters.get(key)
         if counter is None:
-            counter = self._counters[key] = REQUESTS.labels(
-                route, method, str(status), model, version
-            )
-        counter.inc()
+            child = REQUESTS.labels(route, method, str(status), model, version)
+            counter = self._counters[key] = _LocalCounter(child)
+        counter.pending += 1
         hkey = (route, method, model, version)
         histogram = self._histograms.get(hkey)
         if histogram is None:
-            histogram = self._histograms[hkey] = REQUEST_DURATION.labels(*hkey)
+            histogram = self._histograms[hkey] = _LocalHistogram(REQUEST_DURATION.labels(*hkey))
         histogram.observe(seconds)
 
 
@@ -172,6 +251,7 @@ def multiprocess_dir() -> str | None:
 
 def render() -> bytes:
     """The exposition text: this process's metrics, or every worker's in multiprocess mode."""
+    flush()
     if multiprocess_dir() is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()

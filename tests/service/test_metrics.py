@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 from service.card import CARD_FILE, ModelCard
 from service.config import Settings
+from service.edge import method_label, route_of
 from tests.service.live import start_process, stop_process
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -126,6 +128,7 @@ def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path
             for _ in range(40):
                 answer = client.post("/forecast", json={"series": [[50.0, 51.0, 52.0]]})
                 assert answer.status_code == 200
+            time.sleep(1.5)  # each worker adds its counts into the shared files every second
             scrapes = [scrape(client.get("/metrics")) for _ in range(6)]
         stderr = (tmp_path / "stderr").read_text()
     finally:
@@ -140,3 +143,13 @@ def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path
     for after in scrapes:
         assert delta(before, after, "rnn_serve_http_requests_total", **labels) == 40
     assert stderr.count("Application startup complete.") == 2
+
+
+def test_labels_stay_bounded_whatever_the_client_sends() -> None:
+    assert route_of("/forecast") == "/forecast"
+    assert route_of("/models/forecast") == "/models/{name}"
+    assert route_of("/models/forecast/10") == "/models/{name}/{version}"
+    for path in ("/models/a/b/c", "/random-1", "/forecast/x", "/../etc/passwd"):
+        assert route_of(path) == "unmatched"
+    assert method_label("POST") == "POST"
+    assert method_label("FOO123") == "other"
