@@ -83,10 +83,14 @@ class Registry:
         if not root.is_dir():
             raise ModelLoadError(f"{root}: models directory not found")
         models: dict[str, dict[str, LoadedModel]] = {}
-        for card_path in sorted(root.glob(f"*/*/{CARD_FILE}")):
-            if is_hidden(card_path.relative_to(root)):
-                continue  # the exporter stages artifacts in `.name.*` folders
-            model = load_model(card_path.parent, settings)
+        for directory in version_dirs(root):
+            if not (directory / CARD_FILE).is_file():
+                # A glob would skip it silently (e.g. a 0700 directory under another user).
+                raise ModelLoadError(
+                    f"{directory / CARD_FILE}: missing or unreadable "
+                    "(every models/<name>/<version>/ directory must hold a model)"
+                )
+            model = load_model(directory, settings)
             models.setdefault(model.name, {})[model.version] = model
         if not models:
             raise ModelLoadError(f"{root}: no model found (expected <name>/<version>/{CARD_FILE})")
@@ -150,6 +154,21 @@ class Registry:
             "ambiguous_model",
             f"several {task} models are served, name one in 'model': {', '.join(names)}",
         )
+
+
+def version_dirs(root: Path) -> list[Path]:
+    """Every `<name>/<version>/` directory under root, hidden ones (the exporter's staging
+    folders `.name.*`) left out."""
+    try:
+        return sorted(
+            version
+            for name in root.iterdir()
+            if name.is_dir() and not name.name.startswith(".")
+            for version in name.iterdir()
+            if version.is_dir() and not version.name.startswith(".")
+        )
+    except OSError as exc:
+        raise ModelLoadError(f"{exc.filename}: cannot list it: {exc.strerror}") from exc
 
 
 def is_hidden(relative: Path) -> bool:

@@ -374,6 +374,7 @@ def write_artifact(
     created = [p for p in [target_dir.parent, *target_dir.parent.parents] if not p.exists()]
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}.", dir=target_dir.parent))
+    staging.chmod(0o755)  # mkdtemp gives 0700: a server running as another user could not read it
     try:
         onnx_path = staging / ONNX_FILE
         onnx.save_model(onnx_model, onnx_path)

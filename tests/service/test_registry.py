@@ -126,3 +126,18 @@ def test_several_models_of_a_task_need_a_name(tmp_path: Path) -> None:
     assert registry.resolve("forecast", "co2", None).name == "co2"
     with pytest.raises(ServiceError, match="no sentiment model is served"):
         registry.resolve("sentiment", None, None)
+
+
+def test_version_directory_without_a_card_is_named(tmp_path: Path) -> None:
+    write_forecast_model(tmp_path, "forecast", "1")
+    empty = tmp_path / "forecast" / "2"
+    empty.mkdir()
+    with pytest.raises(ModelLoadError, match=re.escape(str(empty / "card.json")) + ": missing"):
+        _load(tmp_path)
+
+
+def test_hidden_staging_directories_are_ignored(tmp_path: Path) -> None:
+    write_forecast_model(tmp_path, "forecast", "1")
+    (tmp_path / "forecast" / ".2.abc123").mkdir()
+    (tmp_path / ".cache").mkdir()
+    assert list(_load(tmp_path).models["forecast"]) == ["1"]
