@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         )
         access_log = edge.access_log
         background: list[asyncio.Task[None]] = []
-        background.append(asyncio.create_task(metrics.flush_periodically(1.0)))
+        if metrics.multiprocess_dir() is not None:  # else each scrape flushes this process
+            background.append(asyncio.create_task(metrics.flush_periodically(1.0)))
         if access_log is not None:
             background.append(asyncio.create_task(flush_periodically(access_log, 1.0)))
         if settings.reload_interval_s > 0:

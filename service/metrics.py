@@ -179,7 +179,11 @@ IN_FLIGHT_NOW = _InFlight()
 
 
 def flush() -> None:
-    """Move this process's pending counts into the Prometheus values (event loop thread)."""
+    """Move this process's pending counts into the Prometheus values.
+
+    Called on the event loop thread that updates them: at each scrape, and every second in
+    multiprocess mode only, so one process serving one loop never races with itself.
+    """
     for local in _LOCAL:
         local.flush()
     IN_FLIGHT.set(IN_FLIGHT_NOW.count)
