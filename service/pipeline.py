@@ -1,5 +1,8 @@
-"""One request from raw body bytes to answer bytes, shared by the FastAPI routes and the
-ASGI fast path (service.api.fastpath). No web framework here."""
+"""One data-plane request, from its headers and parsed body to the answer bytes.
+
+Shared by the documented FastAPI routes and the ASGI fast path (service.api.fastpath), so
+both give the same answers and errors. No web framework here.
+"""
 
 from __future__ import annotations
 
