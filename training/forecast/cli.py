@@ -22,7 +22,7 @@ DEFAULT_MODELS = Path("models")
 EXIT_BAD_INPUT, EXIT_EXPORT_FAILED = 2, 3
 
 # Defaults of `train` (generator): they reproduce the committed models/forecast/1.
-DEFAULT_EPOCHS = 30
+DEFAULT_EPOCHS = 40
 DEFAULT_SERIES_PER_EPOCH = 10_000
 DEFAULT_UNITS = 64
 DEFAULT_BUDGET_MINUTES = 20.0
@@ -181,6 +181,7 @@ def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from training.export import ExportError
     from training.forecast.csvdata import DataError
 
     command = "python -m training forecast " + " ".join(argv)
@@ -190,13 +191,9 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception as error:
-        from training.export import ExportError
-
-        if isinstance(error, ExportError):
-            print(f"error: export refused: {error}", file=sys.stderr)
-            return EXIT_EXPORT_FAILED
-        raise
+    except ExportError as error:
+        print(f"error: export refused: {error}", file=sys.stderr)
+        return EXIT_EXPORT_FAILED
     print(f"[done] wrote {args.out / card.name / card.version} ({card.metrics})")
     return 0
 
