@@ -89,22 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the served BiGRU model, check ONNX parity and padding invariance, "
         "write model.onnx + card.json + vocabulary.json.",
     )
-    _add_common(train, num_words=20000, max_length=400)
+    _add_common(train, num_words=30000, max_length=500)
     model = train.add_argument_group("model and fit")
-    model.add_argument("--embedding-dim", type=int, default=64, help="default 64")
-    model.add_argument("--units", type=int, default=32, help="GRU units per direction (32)")
-    model.add_argument("--dropout", type=float, default=0.3, help="before the output (0.3)")
+    model.add_argument("--embedding-dim", type=int, default=96, help="default 96")
+    model.add_argument("--units", type=int, default=48, help="GRU units per direction (48)")
+    model.add_argument("--dropout", type=float, default=0.5, help="before the output (0.5)")
     model.add_argument(
         "--embedding-dropout",
         type=float,
-        default=0.0,
-        help="SpatialDropout1D after the embedding (default 0)",
+        default=0.3,
+        help="SpatialDropout1D after the embedding (default 0.3)",
     )
     model.add_argument(
         "--epochs",
         type=int,
-        default=4,
-        help="at most (default 4); send SIGUSR1 to stop after the current epoch and export",
+        default=3,
+        help="at most (default 3); send SIGUSR1 to stop after the current epoch and export",
     )
     model.add_argument("--batch-size", type=int, default=128, help="default 128")
     model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (default 1e-3)")
