@@ -85,6 +85,19 @@ class AccessLog:
         # Past Python's buffer, straight to the file descriptor (one write per chunk).
         self._stream: Any = getattr(stream, "raw", stream)
         self._pending: list[bytes] = []
+        # JSON of recurring strings (methods, paths, model fields), up to MAX_CACHED each.
+        self._json: dict[str, bytes] = {}
+        self._model_fields: dict[tuple[str, str], bytes] = {}
+
+    MAX_CACHED = 512
+
+    def _dumps(self, text: str) -> bytes:
+        cached = self._json.get(text)
+        if cached is None:
+            cached = orjson.dumps(text)
+            if len(self._json) < self.MAX_CACHED:  # client-chosen paths cannot grow it forever
+                self._json[text] = cached
+        return cached
 
     def write(
         self,
@@ -101,15 +114,23 @@ class AccessLog:
         # restricted to [A-Za-z0-9._:-] by service.edge.
         line = _ACCESS_LINE % (
             time.time(),
-            orjson.dumps(method),
-            orjson.dumps(path),
+            self._dumps(method),
+            self._dumps(path),
             status,
             seconds * 1000.0,
             request_id.encode("ascii"),
         )
         if model:
-            line += b',"model":%s,"version":%s' % (orjson.dumps(model), orjson.dumps(version))
-        self._pending.append(line + b"}\n")
+            fields = self._model_fields.get((model, version))
+            if fields is None:
+                fields = b',"model":%s,"version":%s}\n' % (
+                    orjson.dumps(model),
+                    orjson.dumps(version),
+                )
+                self._model_fields[(model, version)] = fields  # served versions only: bounded
+            self._pending.append(line + fields)
+        else:
+            self._pending.append(line + b"}\n")
         if len(self._pending) >= self.MAX_PENDING:
             self.flush()
 

@@ -217,3 +217,14 @@ def test_access_lines_escape_whatever_the_client_put_in_the_path() -> None:
     first, second = (orjson.loads(line) for line in stream.getvalue().splitlines())
     assert first["path"] == path and "model" not in first and first["duration_ms"] == 12.346
     assert (second["model"], second["version"]) == ('we"ird', "v\\1")
+
+
+def test_the_access_log_cache_of_escaped_strings_stays_bounded() -> None:
+    stream = _Writes()
+    log = AccessLog(stream)
+    for index in range(AccessLog.MAX_CACHED * 2):
+        log.write("GET", f"/random-{index}", 404, 0.001, f"id-{index}", "", "")
+    log.flush()
+    assert len(log._json) <= AccessLog.MAX_CACHED
+    paths = [orjson.loads(line)["path"] for line in stream.getvalue().splitlines()]
+    assert paths == [f"/random-{index}" for index in range(AccessLog.MAX_CACHED * 2)]
