@@ -152,7 +152,9 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"- date (UTC): {m['date_utc']}; run took {results.get('duration_s', '?')} s",
         f"- CPU: {m['cpu_model']}, nproc {m['nproc']}; RAM {m['memory_gib']} GiB; "
         f"kernel {m['kernel']}; Python {m['python']}",
-        f"- load average at start: {', '.join(str(x) for x in m['load_average_at_start'])}",
+        f"- load average (1, 5, 15 min) at start: "
+        f"{', '.join(str(x) for x in m['load_average_at_start'])}; at end: "
+        f"{', '.join(str(x) for x in m.get('load_average_at_end', []))}",
         f"- load generator: {m['wrk']} (1 thread, Lua POST script), on the same machine",
         f"- packages: {packages}",
     ]

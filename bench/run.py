@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -243,6 +244,7 @@ class Run:
             if on_part is not None:
                 on_part()
         self.results["duration_s"] = round(time.monotonic() - started, 1)
+        self.results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         return self.results
 
 
