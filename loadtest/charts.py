@@ -87,6 +87,7 @@ def _resources(samples: list[Sample], t0: float) -> Panel:
         for attr, colour, label in (
             ("server_cpu_percent", "tab:brown", "service CPU %"),
             ("locust_cpu_percent", "tab:gray", "locust CPU %"),
+            ("machine_cpu_percent", "tab:olive", "machine CPU %"),
         ):
             points = [
                 (s.time - t0, getattr(s, attr)) for s in samples if getattr(s, attr) is not None

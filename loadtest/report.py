@@ -33,6 +33,9 @@ def resource_summary(samples: list[Sample]) -> dict[str, Any]:
         "locust_cpu_percent": stats(
             [s.locust_cpu_percent for s in samples if s.locust_cpu_percent is not None]
         ),
+        "machine_cpu_percent": stats(
+            [s.machine_cpu_percent for s in samples if s.machine_cpu_percent is not None]
+        ),
     }
 
 
@@ -128,8 +131,13 @@ def markdown(summary: dict[str, Any]) -> str:
             f"- service RSS: {rss['first']} MiB at the start, {rss['last']} MiB at the end, "
             f"max {rss['max']} MiB"
         )
-    for name, label in (("server_cpu_percent", "service"), ("locust_cpu_percent", "locust")):
-        cpu = resources[name]
+    labels = (
+        ("server_cpu_percent", "service"),
+        ("locust_cpu_percent", "locust"),
+        ("machine_cpu_percent", "whole machine (every process)"),
+    )
+    for name, label in labels:
+        cpu = resources.get(name)
         if cpu:
             lines.append(f"- {label} CPU: mean {cpu['mean']}%, max {cpu['max']}% (100% = 1 core)")
     failures = summary["totals"]["failure_messages"]

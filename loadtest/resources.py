@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 
 import psutil
 
-SAMPLE_FIELDS = ("time", "server_rss_bytes", "server_cpu_percent", "locust_cpu_percent")
+SAMPLE_FIELDS = (
+    "time",
+    "server_rss_bytes",
+    "server_cpu_percent",
+    "locust_cpu_percent",
+    "machine_cpu_percent",
+)
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -63,6 +69,7 @@ class Sample:
     server_rss_bytes: int | None
     server_cpu_percent: float | None
     locust_cpu_percent: float | None
+    machine_cpu_percent: float | None = None  # every process on the machine, 100 = one core
 
 
 class Sampler:
@@ -105,6 +112,7 @@ class Sampler:
             server_rss_bytes=rss,
             server_cpu_percent=self._cpu_percent(self.server_pid, tree=True),
             locust_cpu_percent=self._cpu_percent(self.locust_pid, tree=False),
+            machine_cpu_percent=psutil.cpu_percent(interval=None) * (psutil.cpu_count() or 1),
         )
 
     def _run(self) -> None:
@@ -132,6 +140,7 @@ def write_samples(samples: list[Sample], path: Path) -> None:
                     "" if s.server_rss_bytes is None else s.server_rss_bytes,
                     "" if s.server_cpu_percent is None else f"{s.server_cpu_percent:.1f}",
                     "" if s.locust_cpu_percent is None else f"{s.locust_cpu_percent:.1f}",
+                    "" if s.machine_cpu_percent is None else f"{s.machine_cpu_percent:.1f}",
                 )
             )
 
@@ -146,6 +155,7 @@ def read_samples(path: Path) -> list[Sample]:
                 server_rss_bytes=int(row["server_rss_bytes"]) if row["server_rss_bytes"] else None,
                 server_cpu_percent=float(v) if (v := row["server_cpu_percent"]) else None,
                 locust_cpu_percent=float(v) if (v := row["locust_cpu_percent"]) else None,
+                machine_cpu_percent=float(v) if (v := row.get("machine_cpu_percent")) else None,
             )
             for row in csv.DictReader(handle)
         ]
