@@ -167,7 +167,8 @@ def markdown(results: dict[str, Any], targets: list[Target], charts: list[str]) 
         "",
         f"Command: `{results['command']}`",
         "",
-        f"Every server: uvicorn, {cfg['workers']} workers, uvloop + httptools, no access log; "
+        f"Every server: uvicorn, {cfg['workers']} workers, uvloop + httptools, no uvicorn "
+        f"access log (the service writes its own JSON access line per request, its default); "
         f"service with {cfg['ort_threads']} onnxruntime intra-op thread(s) per worker. "
         f"Closed loop: each of N connections sends its next request when the answer arrives; "
         f"{cfg['duration_s']} s per point after {cfg['warmup_s']} s of discarded warm-up.",
