@@ -21,11 +21,15 @@ def _by_app(
     series: dict[str, tuple[list[int], list[float]]] = {}
     for app in APP_NAMES:
         rows = sorted(
-            (r for r in results["http"] if r["app"] == app and r["model"] == model),
+            (
+                r
+                for r in results["http"]
+                if r["app"] == app and r["model"] == model and r["requests"]  # none done: no point
+            ),
             key=lambda r: r["connections"],
         )
         if rows:
-            series[app] = ([r["connections"] for r in rows], [max(r[key], 1e-3) for r in rows])
+            series[app] = ([r["connections"] for r in rows], [r[key] for r in rows])
     return series
 
 
