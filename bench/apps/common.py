@@ -12,11 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from service.card import ModelCard
 from service.text import Tokenizer
 
 MODELS_DIR_ENV = "BENCH_MODELS_DIR"
+
+
+class ForecastRequest(BaseModel):
+    """The baselines' body models: the pydantic parsing a reader of the notes would write."""
+
+    series: list[list[float]]
+
+
+class SentimentRequest(BaseModel):
+    texts: list[str]
 
 
 def models_dir() -> Path:

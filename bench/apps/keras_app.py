@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI
-from pydantic import BaseModel
 
 from bench.apps.common import (
+    ForecastRequest,
+    SentimentRequest,
     forecast_answer,
     forecast_inputs,
     load_card,
@@ -27,15 +28,6 @@ from bench.apps.common import (
     token_inputs,
 )
 from bench.apps.keras_models import load_forecast_model, load_sentiment_model
-
-
-class ForecastRequest(BaseModel):
-    series: list[list[float]]
-
-
-class SentimentRequest(BaseModel):
-    texts: list[str]
-
 
 app = FastAPI(title="keras baseline")
 

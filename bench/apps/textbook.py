@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 from fastapi import FastAPI
-from pydantic import BaseModel
 
 from bench.apps.common import (
+    ForecastRequest,
+    SentimentRequest,
     forecast_answer,
     forecast_inputs,
     load_card,
@@ -22,15 +23,6 @@ from bench.apps.common import (
     sentiment_answer,
     token_inputs,
 )
-
-
-class ForecastRequest(BaseModel):
-    series: list[list[float]]
-
-
-class SentimentRequest(BaseModel):
-    texts: list[str]
-
 
 app = FastAPI(title="textbook baseline")
 
