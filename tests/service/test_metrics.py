@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -118,30 +119,51 @@ def test_in_flight_gauge_counts_requests_being_served(zoo: Path) -> None:
     assert in_flight == 7
 
 
+def _post_until_both_workers_answered(url: str) -> tuple[int, set[str]]:
+    """Posts forecasts, a new connection each, until both workers have answered one.
+
+    The kernel does not promise to spread accepts over the workers: one request at a time can
+    all land on one of them. Concurrent connections keep one worker busy while the other
+    accepts. Returns how many requests were answered and the workers (request id prefixes)."""
+    body = {"series": [[50.0, 51.0, 52.0]]}
+
+    def post(_: int) -> str:
+        with httpx.Client(base_url=url, headers={"Connection": "close"}) as client:
+            answer = client.post("/forecast", json=body)
+        assert answer.status_code == 200
+        return answer.headers["x-request-id"].split("-")[0]
+
+    sent = 0
+    workers: set[str] = set()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while len(workers) < 2 and sent < 2000:
+            workers |= set(pool.map(post, range(40)))
+            sent += 40
+    return sent, workers
+
+
 @pytest.mark.slow
 def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path: Path) -> None:
     process, url = start_process(zoo, tmp_path, ["--workers", "2", "--reload-interval-s", "0"])
     try:
-        # A new connection per request: the workers take turns accepting them.
         with httpx.Client(base_url=url, headers={"Connection": "close"}) as client:
             before = scrape(client.get("/metrics"))
-            for _ in range(40):
-                answer = client.post("/forecast", json={"series": [[50.0, 51.0, 52.0]]})
-                assert answer.status_code == 200
+            sent, workers = _post_until_both_workers_answered(url)
             time.sleep(1.5)  # each worker adds its counts into the shared files every second
             scrapes = [scrape(client.get("/metrics")) for _ in range(6)]
         stderr = (tmp_path / "stderr").read_text()
     finally:
         stop_process(process)
-    access = [orjson.loads(line) for line in (tmp_path / "stdout").read_bytes().splitlines()]
     # Request ids start with the worker's process id: both workers answered.
-    workers = {line["request_id"].split("-")[0] for line in access if line["path"] == "/forecast"}
     assert len(workers) == 2, workers
+    access = [orjson.loads(line) for line in (tmp_path / "stdout").read_bytes().splitlines()]
+    logged = {line["request_id"].split("-")[0] for line in access if line["path"] == "/forecast"}
+    assert logged == workers
     labels = {"route": "/forecast", "method": "POST", "status": "200"}
     labels |= {"model": "forecast", "version": "10"}
     # Whichever worker answers the scrape, it reports the requests of both.
     for after in scrapes:
-        assert delta(before, after, "rnn_serve_http_requests_total", **labels) == 40
+        assert delta(before, after, "rnn_serve_http_requests_total", **labels) == sent
     assert stderr.count("Application startup complete.") == 2
 
 
