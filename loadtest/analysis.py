@@ -167,18 +167,22 @@ def _window_mean(samples: list[Sample], since: float, until: float) -> float | N
 def soak_verdict(
     log: RequestLog,
     samples: list[Sample],
+    since: float | None = None,
     minute: float = 60.0,
     p99_tolerance: float = 0.20,
     memory_tolerance: float = 0.10,
 ) -> dict[str, Any]:
-    """Zero errors; p99 of the first and the last minute within 20%; RSS growth < 10%."""
+    """Zero errors over the whole run, warm-up included; from `since` (the end of the warm-up,
+    default the first request) p99 of the first and the last minute within 20%, and RSS
+    growth from the first to the last minute < 10%."""
     failures = int((~log.ok).sum())
     criteria = [
         Criterion("zero errors", failures == 0, f"{failures} of {len(log)} requests failed", "0")
     ]
     end = log.end
-    first_end, last_start = log.t0 + minute, float(end.max()) - minute if len(log) else 0.0
-    first = percentiles(log.latency_ms[end < first_end])["p99"]
+    start = log.t0 if since is None else since
+    first_end, last_start = start + minute, float(end.max()) - minute if len(log) else 0.0
+    first = percentiles(log.latency_ms[(end >= start) & (end < first_end)])["p99"]
     last = percentiles(log.latency_ms[end >= last_start])["p99"]
     if first and last is not None:
         change = (last - first) / first
@@ -192,7 +196,7 @@ def soak_verdict(
         )
     else:
         criteria.append(Criterion("stable p99", False, "not enough requests", "n/a"))
-    start_rss = _window_mean(samples, log.t0, first_end)
+    start_rss = _window_mean(samples, start, first_end)
     end_rss = _window_mean(samples, last_start, float(end.max()) + 1.0) if len(log) else None
     if start_rss and end_rss is not None:
         growth = (end_rss - start_rss) / start_rss

@@ -85,7 +85,15 @@ def _parser() -> argparse.ArgumentParser:
         "--from-summary", type=Path, help="stepped summary.json: target = --fraction x its maximum"
     )
     constant.add_argument("--fraction", type=float, default=SOAK_FRACTION)
-    constant.add_argument("--duration", type=float, help="seconds (soak 600, smoke 5)")
+    constant.add_argument(
+        "--duration", type=float, help="measured seconds at the target load (soak 600, smoke 5)"
+    )
+    constant.add_argument(
+        "--warmup",
+        type=float,
+        help="seconds at the target load before the measured ones, for the service's caches "
+        "and allocators to settle; counted for errors only (soak 60, smoke 0)",
+    )
     return parser
 
 
@@ -125,9 +133,7 @@ def soak_target(args: argparse.Namespace) -> tuple[float, str]:
     return target, rule
 
 
-def locust_command(
-    args: argparse.Namespace, out: Path, target: float, duration: float
-) -> list[str]:
+def locust_command(args: argparse.Namespace, out: Path, plan: ConstantPlan) -> list[str]:
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "--host", args.host, "--csv", str(out / "locust"), "--html", str(out / "report.html"),
@@ -146,7 +152,10 @@ def locust_command(
             "--lt-max-steps", str(args.max_steps), "--lt-max-error-rate", str(args.max_error_rate),
         ]  # fmt: skip
     else:
-        command += ["--lt-target-rps", f"{target:.3f}", "--lt-duration", str(duration)]
+        command += [
+            "--lt-target-rps", f"{plan.target_rps:.3f}", "--lt-duration", str(plan.duration_s),
+            "--lt-warmup", str(plan.warmup_s),
+        ]  # fmt: skip
     return command
 
 
@@ -179,11 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     wait_ready(args.host, args.ready_timeout)
     server_pid = args.server_pid or find_server_pid(args.host)
     target, target_rule = soak_target(args) if args.profile != "stepped" else (0.0, "")
-    duration = args.duration or (600.0 if args.profile == "soak" else 5.0)
+    soak = args.profile == "soak"
+    plan = ConstantPlan(
+        target_rps=target,
+        duration_s=args.duration or (600.0 if soak else 5.0),
+        warmup_s=args.warmup if args.warmup is not None else (60.0 if soak else 0.0),
+    )
     if args.profile == "stepped":
         limit = args.max_steps * (args.step_seconds + 2) + 60
     else:
-        limit = duration + ConstantPlan(target, duration).ramp_s + 60
+        limit = plan.total_s + 60
     run = {
         "profile": args.profile,
         "host": args.host,
@@ -193,12 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         "server_pid": server_pid,
         "target_rps": target,
         "target_rule": target_rule,
+        "warmup_s": plan.warmup_s if args.profile != "stepped" else 0.0,
         "max_error_rate": args.max_error_rate,
         "command": "python -m loadtest " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     print(f"{args.profile} run against {args.host} -> {out} (server pid {server_pid})")
-    samples = run_locust(locust_command(args, out, target, duration), out, server_pid, limit)
+    samples = run_locust(locust_command(args, out, plan), out, server_pid, limit)
     return build_report(run, out, samples, args)
 
 
@@ -234,8 +249,13 @@ def build_report(
             f"highest achieved req/s of a step with at most {budget:.0%} errors"
         )
     if profile == "soak":
-        verdict = analysis.soak_verdict(log, samples)
-        summary["soak"] = {"target_rps": run["target_rps"], "target_rule": run["target_rule"]}
+        since = steps[0]["measured_from"] if steps else log.t0
+        verdict = analysis.soak_verdict(log, samples, since=since)
+        summary["soak"] = {
+            "target_rps": run["target_rps"],
+            "target_rule": run["target_rule"],
+            "warmup_s": run.get("warmup_s", 0.0),
+        }
         summary["soak"].update(verdict)
     if not args.no_charts:
         from loadtest import charts  # matplotlib: imported only when charts are drawn

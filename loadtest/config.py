@@ -97,13 +97,19 @@ class SteppedPlan:
 
 @dataclass(frozen=True)
 class ConstantPlan:
-    """A constant offered load (soak and smoke): `target_rps` for `duration_s` seconds."""
+    """A constant offered load (soak and smoke): `target_rps` for `duration_s` seconds, after
+    `ramp_s` to start the users and `warmup_s` at the full load that no criterion measures."""
 
     target_rps: float
     duration_s: float
     per_user_rps: float = 4.0
     ramp_s: float = 2.0
     max_users: int = 1000
+    warmup_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.ramp_s + self.warmup_s + self.duration_s
 
 
 @dataclass(frozen=True)

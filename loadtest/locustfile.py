@@ -78,6 +78,7 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--lt-target-rps", type=float, default=constant.target_rps)
     group.add_argument("--lt-duration", type=float, default=constant.duration_s)
     group.add_argument("--lt-ramp-seconds", type=float, default=constant.ramp_s)
+    group.add_argument("--lt-warmup", type=float, default=constant.warmup_s)
     group.add_argument("--lt-pool-size", type=int, default=128, help="bodies per kind")
     group.add_argument("--lt-request-log", default="", help="CSV of every request")
     group.add_argument("--lt-steps-log", default="", help="JSON of the steps the shape ran")
@@ -211,6 +212,7 @@ def make_schedule(options: Any) -> Schedule:
             per_user_rps=options.lt_per_user_rps,
             ramp_s=options.lt_ramp_seconds,
             max_users=options.lt_max_users,
+            warmup_s=options.lt_warmup,
         )
     )
 

@@ -114,7 +114,9 @@ def markdown(summary: dict[str, Any]) -> str:
         lines += [
             f"## Soak: {verdict}",
             "",
-            f"Target {soak['target_rps']:.1f} req/s ({soak['target_rule']}).",
+            f"Target {soak['target_rps']:.1f} req/s ({soak['target_rule']}). "
+            f"The first {soak.get('warmup_s', 0.0):g} s at that load are a warm-up: they count "
+            "for errors, not for the p99 and memory windows, which start after it.",
             "",
             "| criterion | value | limit | result |",
             "| --- | --- | --- | --- |",

@@ -136,10 +136,10 @@ class ConstantSchedule:
                 Step(
                     index=0,
                     start=now,
-                    end=now + self.plan.duration_s,
+                    end=now + self.plan.total_s,
                     users=self.users,
                     offered_rps=self.plan.target_rps,
-                    measured_from=now + self.plan.ramp_s,
+                    measured_from=now + self.plan.ramp_s + self.plan.warmup_s,
                 )
             )
         step = self.steps[0]
@@ -147,7 +147,7 @@ class ConstantSchedule:
             self._mark = (now, completed, failures)
         if now >= step.end:
             if not self.stop_reason:
-                self.stop_reason = f"ran {self.plan.duration_s:g} s"
+                self.stop_reason = f"ran {self.plan.total_s:g} s"
                 step.end = now
                 if self._mark is not None:
                     since, done0, failed0 = self._mark

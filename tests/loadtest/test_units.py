@@ -157,7 +157,19 @@ def test_constant_schedule_offers_exactly_the_target() -> None:
     tick = schedule.tick(0.0, 0, 0)
     assert tick is not None and tick.users == 10
     assert tick.users * tick.per_user_rps == pytest.approx(37.0)
-    assert schedule.tick(11.0, 370, 0) is None and schedule.stop_reason
+    assert schedule.tick(12.0, 370, 0) is None and schedule.stop_reason  # 2 s ramp + 10 s
+
+
+def test_constant_schedule_measures_after_ramp_and_warm_up() -> None:
+    plan = ConstantPlan(target_rps=8.0, duration_s=10, per_user_rps=4, ramp_s=2, warmup_s=5)
+    schedule = ConstantSchedule(plan)
+    assert schedule.tick(100.0, 0, 0) is not None
+    [step] = schedule.steps
+    assert step.measured_from == 107.0 and step.end == 117.0
+    assert schedule.tick(107.0, 40, 0) is not None  # ramp and warm-up done: 40 requests
+    assert schedule.tick(117.0, 130, 0) is None
+    # The achieved rate counts only what completed after the warm-up.
+    assert step.achieved_rps == pytest.approx(9.0)
 
 
 def _log(
@@ -209,3 +221,16 @@ def test_soak_verdict_fails_errors_drift_and_leaks() -> None:
     assert results == {"zero errors": False, "stable p99": False, "memory growth": False}
     unmeasured = analysis.soak_verdict(_log([10.0] * 3000), [])
     assert not unmeasured["passed"]
+
+
+def test_soak_verdict_leaves_the_warm_up_out_of_p99_and_memory_but_not_out_of_errors() -> None:
+    # 60 s of slow, growing warm-up, then 300 s steady.
+    latency = [100.0 if i < 600 else 10.0 + (i % 100) / 10 for i in range(3600)]
+    log = _log(latency)
+    samples = [Sample(1000.0 + t, (50 if t < 60 else 100) * 2**20, 50.0, 20.0) for t in range(361)]
+    assert not analysis.soak_verdict(log, samples)["passed"]
+    verdict = analysis.soak_verdict(log, samples, since=1060.0)
+    assert verdict["passed"], verdict
+    failed_in_warm_up = _log(latency, [i != 3 for i in range(3600)])
+    results = analysis.soak_verdict(failed_in_warm_up, samples, since=1060.0)["criteria"]
+    assert {c["name"]: c["passed"] for c in results}["zero errors"] is False
