@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_queue_requests: int = Field(default=1024, ge=1)
     request_timeout_ms: float = Field(default=5000.0, ge=0.0)
     retry_after_s: int = Field(default=1, ge=0)
+    # Keep-alive recycling: after this many requests on one connection the answer says
+    # `Connection: close` and the client reconnects, so long-lived connections of a few busy
+    # clients do not stay pinned to one worker while another idles (0 = never).
+    max_requests_per_connection: int = Field(default=100, ge=0)
     # Graceful shutdown: on SIGTERM, stop accepting and finish what was accepted, for at most.
     shutdown_timeout_s: int = Field(default=30, ge=1)
     # Hot reload: seconds between scans of models_dir for new versions (0 = off).

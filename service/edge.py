@@ -25,6 +25,7 @@ from service.logs import AccessLog
 from service.metrics import RequestRecorder
 
 REQUEST_ID_HEADER = b"x-request-id"
+CONNECTION_CLOSE = (b"connection", b"close")
 MAX_REQUEST_ID_LENGTH = 128
 CLIENT_CLOSED = 499  # logged when the client left before any answer (nginx's convention)
 _ID_CHARACTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
@@ -87,6 +88,33 @@ def disconnect_probe(receive: Receive) -> DisconnectProbe | None:
     return lambda: bool(cycle.disconnected)
 
 
+class ConnectionRecycler:
+    """Counts requests per connection and says when one should close after its answer.
+
+    ASGI names no connection, but while one is open its client address and port are unique
+    within a worker. The table is cleared when it grows large (its closed connections are not
+    reported): a connection then only lives a little longer.
+    """
+
+    def __init__(self, max_requests: int, max_tracked: int = 10_000) -> None:
+        self.max_requests = max_requests
+        self.max_tracked = max_tracked
+        self._served: dict[Any, int] = {}
+
+    def should_close(self, client: Any) -> bool:
+        if not self.max_requests or client is None:
+            return False
+        key = tuple(client)
+        served = self._served.get(key, 0) + 1
+        if served >= self.max_requests:
+            self._served.pop(key, None)
+            return True
+        if len(self._served) >= self.max_tracked:
+            self._served.clear()
+        self._served[key] = served
+        return False
+
+
 class ApiKeyGuard:
     """401 for the data plane and admin endpoints unless `X-API-Key` or a Bearer token matches."""
 
@@ -147,18 +175,21 @@ class Edge:
         self.access_log = access_log
         self.recorder = RequestRecorder()
         self.request_ids = RequestIds()
+        self.recycler = ConnectionRecycler(settings.max_requests_per_connection)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = self.request_ids.take(scope["headers"])
-        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        extra_headers = [(REQUEST_ID_HEADER, request_id.encode("ascii"))]
+        if self.recycler.should_close(scope.get("client")):
+            extra_headers.append(CONNECTION_CLOSE)
         status = CLIENT_CLOSED
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+                message = {**message, "headers": [*message.get("headers", ()), *extra_headers]}
             await send(message)
 
         request = RequestContext(request_id, client_gone=disconnect_probe(receive))

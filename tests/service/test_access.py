@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import select
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from fastapi.testclient import TestClient
 from service import pipeline
 from service.app import create_app
 from service.config import Settings
+from service.edge import ConnectionRecycler
 from service.logs import AccessLog, JsonFormatter
+from tests.service.live import serve_in_thread
 
 FORECAST = {"series": [[50.0, 51.0, 52.0]]}
 KEY = "s3cret-key"
@@ -228,3 +231,55 @@ def test_the_access_log_cache_of_escaped_strings_stays_bounded() -> None:
     assert len(log._json) <= AccessLog.MAX_CACHED
     paths = [orjson.loads(line)["path"] for line in stream.getvalue().splitlines()]
     assert paths == [f"/random-{index}" for index in range(AccessLog.MAX_CACHED * 2)]
+
+
+def test_recycler_closes_each_connection_after_its_quota() -> None:
+    recycler = ConnectionRecycler(max_requests=3)
+    answers = [recycler.should_close(("10.0.0.1", 5000)) for _ in range(7)]
+    assert answers == [False, False, True, False, False, True, False]
+    assert not recycler.should_close(None)  # no client address: never closed
+    assert not any(ConnectionRecycler(0).should_close(("10.0.0.1", 1)) for _ in range(500))
+
+
+def test_recycler_table_stays_bounded() -> None:
+    recycler = ConnectionRecycler(max_requests=2, max_tracked=100)
+    for port in range(1000):
+        recycler.should_close(("10.0.0.1", port))
+    assert len(recycler._served) <= 100
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_uvicorn_closes_a_keep_alive_connection_after_its_quota(zoo: Path) -> None:
+    app = create_app(Settings(models_dir=zoo, max_requests_per_connection=3))
+    body = orjson.dumps(FORECAST)
+    request = (
+        b"POST /forecast HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    with serve_in_thread(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            heads = []
+            for _ in range(3):
+                sock.sendall(request)
+                heads.append(_read_answer(sock).lower())
+            assert all(head.startswith(b"http/1.1 200") for head in heads)
+            assert [b"connection: close" in head for head in heads] == [False, False, True]
+            assert sock.recv(1) == b""  # the server closed it after the third answer

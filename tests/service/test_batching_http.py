@@ -31,7 +31,7 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(zoo: Path) -> None:
     good = [
         {"series": [list(50 + 5 * rng.standard_normal(int(n)))]} for n in rng.integers(3, 60, 12)
     ]
-    bad = [{"series": [[1.0, "x", 3.0]]}, {"series": [[1.0]]}]
+    bad: list[dict[str, Any]] = [{"series": [[1.0, "x", 3.0]]}, {"series": [[1.0]]}]
     payloads = good[:6] + bad + good[6:]
 
     together, stats = asyncio.run(_concurrently(zoo, payloads))
