@@ -1,9 +1,10 @@
 """onnxruntime sessions and the dynamic batcher that feeds them.
 
-The batcher merges concurrent requests for one model version into a single `session.run`
-(like Triton's dynamic batching): rows of variable length are right-padded to the longest
-row of the batch and carry their true lengths, the run happens in a worker thread so the
-event loop never blocks, and the output rows go back to the request that sent them.
+The batcher merges concurrent requests for one model version into one batch (like Triton's
+dynamic batching): its rows, of variable length, are sorted, cut into groups of similar
+length and right-padded to the longest row of their group with their true lengths beside
+them, one `session.run` per group; the runs happen in a worker thread so the event loop
+never blocks, and the output rows go back to the request that sent them.
 """
 
 from __future__ import annotations
@@ -66,11 +67,65 @@ class SequenceRunner:
     output: str
     dtype: type[np.generic]
 
+    # The cost model of length_groups, in row-steps (see there).
+    step_overhead_rows: float = 1.0
+    run_overhead_row_steps: float = 64.0
+
     def __call__(self, rows: list[np.ndarray]) -> np.ndarray:
+        """Output rows in the order of `rows`; rows of very different lengths run apart."""
+        if len(rows) == 1:
+            return self._run(rows)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        groups = length_groups(
+            [len(rows[i]) for i in order], self.step_overhead_rows, self.run_overhead_row_steps
+        )
+        if len(groups) == 1:
+            return self._run(rows)
+        result: np.ndarray | None = None
+        for start, end in groups:
+            members = order[start:end]
+            output = self._run([rows[i] for i in members])
+            if result is None:
+                result = np.empty((len(rows), *output.shape[1:]), dtype=output.dtype)
+            result[members] = output
+        assert result is not None
+        return result
+
+    def _run(self, rows: list[np.ndarray]) -> np.ndarray:
         data, lengths = pad_rows(rows, self.dtype)
         feeds = {self.data_input: data, self.lengths_input: lengths}
         result: np.ndarray = self.session.run([self.output], feeds)[0]
         return result
+
+
+def length_groups(
+    lengths: list[int], step_overhead_rows: float, run_overhead_row_steps: float
+) -> list[tuple[int, int]]:
+    """Split rows sorted by length into runs of consecutive rows, cheapest in total.
+
+    A recurrent graph loops to the longest row of its batch: measured here, one 500-step
+    row batched with 31 of 50 steps made the run 5x slower than running them apart. A run of
+    n rows padded to T steps is modelled as costing T x (step_overhead_rows + n) row-steps,
+    plus run_overhead_row_steps for the call itself. Exact dynamic programming over the
+    sorted lengths: O(n^2) for n rows, microseconds for a batch of 32.
+    """
+    n = len(lengths)
+    best = [0.0] * (n + 1)
+    cut = [0] * (n + 1)
+    for end in range(1, n + 1):
+        longest = lengths[end - 1]
+        best[end] = float("inf")
+        for start in range(end):
+            cost = best[start] + run_overhead_row_steps
+            cost += longest * (step_overhead_rows + end - start)
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    groups: list[tuple[int, int]] = []
+    end = n
+    while end > 0:
+        groups.append((cut[end], end))
+        end = cut[end]
+    return groups[::-1]
 
 
 @dataclass

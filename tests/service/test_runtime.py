@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from service.config import Settings
 from service.registry import load_model
-from service.runtime import DynamicBatcher, pad_rows
+from service.runtime import DynamicBatcher, length_groups, pad_rows
 
 
 def test_pad_rows_right_pads_and_keeps_lengths() -> None:
@@ -20,6 +21,57 @@ def test_pad_rows_right_pads_and_keeps_lengths() -> None:
     assert batch[:, :, 0].tolist() == [[1.0, 2.0, 0.0], [3.0, 4.0, 5.0]]
     assert lengths.dtype == np.int32
     assert lengths.tolist() == [2, 3]
+
+
+def test_length_groups_cover_every_row_once_in_order() -> None:
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 32, 100):
+        lengths = sorted(int(v) for v in rng.integers(1, 500, n))
+        groups = length_groups(lengths, 1.0, 64.0)
+        assert groups[0][0] == 0 and groups[-1][1] == n
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(groups))
+        assert all(start < end for start, end in groups)
+
+
+def test_length_groups_split_only_where_padding_costs_more_than_a_run() -> None:
+    assert length_groups([50] * 31 + [500], 1.0, 64.0) == [(0, 31), (31, 32)]
+    assert length_groups([50, 52, 55, 60], 1.0, 64.0) == [(0, 4)]
+    # A large per-run cost keeps everything in one run.
+    assert length_groups([5, 50, 500], 1.0, 1e9) == [(0, 3)]
+
+
+@pytest.mark.parametrize("model", ["forecast/10", "sentiment/1"])
+def test_rows_of_very_different_lengths_run_apart_and_answer_as_alone(
+    zoo: Path, model: str
+) -> None:
+    loaded = load_model(zoo / model, Settings(models_dir=zoo))
+    rng = np.random.default_rng(4)
+    lengths = [400, 6, 7, 390, 5, 8, 6, 9]
+    if loaded.card.task == "sentiment":
+        rows = [rng.integers(1, 40, size=n) for n in lengths]
+    else:
+        rows = [rng.standard_normal((n, 1)).astype(np.float32) for n in lengths]
+    calls: list[int] = []
+    session_run = loaded.runner.session.run
+
+    def counting_run(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return session_run(*args, **kwargs)
+
+    object.__setattr__(loaded.runner, "session", _Proxy(loaded.runner.session, counting_run))
+    together = loaded.runner(rows)
+    assert len(calls) == 2  # the six short rows in one run, the two long ones in another
+    alone = np.concatenate([loaded.runner([row]) for row in rows])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+
+
+class _Proxy:
+    def __init__(self, session: object, run: object) -> None:
+        self._session = session
+        self.run = run
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._session, name)
 
 
 def _rows(rng: np.random.Generator, count: int, n_features: int) -> list[np.ndarray]:
