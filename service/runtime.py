@@ -73,11 +73,13 @@ class SequenceRunner:
 
     def __call__(self, rows: list[np.ndarray]) -> np.ndarray:
         """Output rows in the order of `rows`; rows of very different lengths run apart."""
-        if len(rows) == 1:
+        lengths = [len(row) for row in rows]
+        padding = max(lengths) * len(rows) - sum(lengths)
+        if padding <= self.run_overhead_row_steps:  # no split can save more than a run costs
             return self._run(rows)
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        order = sorted(range(len(rows)), key=lengths.__getitem__)
         groups = length_groups(
-            [len(rows[i]) for i in order], self.step_overhead_rows, self.run_overhead_row_steps
+            [lengths[i] for i in order], self.step_overhead_rows, self.run_overhead_row_steps
         )
         if len(groups) == 1:
             return self._run(rows)
