@@ -172,6 +172,7 @@ class _Converter:
             "Bidirectional": lambda: self.recurrent(layer, x),
             "GlobalAveragePooling1D": lambda: self.global_pool(layer, x, "avg"),
             "GlobalMaxPooling1D": lambda: self.global_pool(layer, x, "max"),
+            "MaskedMeanMaxPooling1D": lambda: self.mean_max_pool(layer, x),
         }.get(kind)
         if handler is None:
             raise UnsupportedLayerError(
@@ -396,11 +397,23 @@ class _Converter:
         return self.g.op("Unsqueeze", [mask, self.g.const(np.array([2], np.int64), "axes")], hint)
 
     def global_pool(self, layer: keras.layers.Layer, x: _Tensor, kind: str) -> _Tensor:
-        name = layer.name
         if x.rank != 3:
-            raise UnsupportedLayerError(f"layer {name!r}: pooling needs a 3-D input")
+            raise UnsupportedLayerError(f"layer {layer.name!r}: pooling needs a 3-D input")
         if layer.data_format != "channels_last" or layer.keepdims:
-            raise UnsupportedLayerError(f"layer {name!r}: only channels_last, keepdims=False")
+            raise UnsupportedLayerError(f"layer {layer.name!r}: only channels_last, keepdims=False")
+        return self.masked_pool(x, kind, layer.name)
+
+    def mean_max_pool(self, layer: keras.layers.Layer, x: _Tensor) -> _Tensor:
+        """training.sentiment.models.MaskedMeanMaxPooling1D: [mean, max] of the valid steps."""
+        if x.rank != 3:
+            raise UnsupportedLayerError(f"layer {layer.name!r}: pooling needs a 3-D input")
+        mean = self.masked_pool(x, "avg", layer.name)
+        largest = self.masked_pool(x, "max", layer.name)
+        out = self.g.op("Concat", [mean.name, largest.name], layer.name, axis=1)
+        return _Tensor(out, 2, 2 * x.width)
+
+    def masked_pool(self, x: _Tensor, kind: str, name: str) -> _Tensor:
+        """[batch, time, f] -> [batch, f]: mean or max over each row's valid steps."""
         if x.layout == "bft":
             x = self.g.transpose(x, "btf", name)
         mask = self.step_mask(x, name)

@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from training.onnx_native import OPSET, UnsupportedLayerError, keras_to_onnx
+from training.sentiment.models import MaskedMeanMaxPooling1D
 
 try:  # only possible before TensorFlow's runtime starts (another test module may have started it)
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -287,6 +288,11 @@ SENTIMENT_STACKS: dict[str, Callable[[], list[keras.layers.Layer]]] = {
     ],
     "lstm-avgpool": lambda: [L.LSTM(4, return_sequences=True), L.GlobalAveragePooling1D()],
     "avgpool": lambda: [L.GlobalAveragePooling1D(), L.Dense(4, activation="relu")],
+    "bigru-meanmax": lambda: [
+        L.Bidirectional(L.GRU(4, return_sequences=True)),
+        MaskedMeanMaxPooling1D(),
+        L.Dropout(0.3),
+    ],
 }
 
 

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import keras
+import numpy as np
 
-ModelKind = Literal["gru", "lstm", "bigru", "bilstm", "conv_gru", "bigru_avg"]
+ModelKind = Literal["gru", "lstm", "bigru", "bilstm", "conv_gru", "bigru_avg", "bigru_meanmax"]
 
 DESCRIPTIONS: dict[str, str] = {
     "gru": "Embedding(mask_zero) + GRU + Dense(sigmoid)",
@@ -24,7 +25,44 @@ DESCRIPTIONS: dict[str, str] = {
         "Embedding(mask_zero) + Bidirectional(GRU, all steps) + masked GlobalAveragePooling1D "
         "+ Dropout + Dense(sigmoid)"
     ),
+    "bigru_meanmax": (
+        "Embedding(mask_zero) + Bidirectional(GRU, all steps) + masked mean and max pooling "
+        "+ Dropout + Dense(sigmoid)"
+    ),
 }
+
+
+@keras.saving.register_keras_serializable(package="rnn_serving")
+class MaskedMeanMaxPooling1D(keras.layers.Layer):
+    """[batch, time, f] -> [batch, 2f]: the mean and the max over each row's unmasked steps.
+
+    Keras' GlobalMaxPooling1D ignores the mask (padding steps would join the max, so a
+    review's score would depend on its batch-mates); this one does not. The native exporter
+    translates it by name.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        ops = keras.ops
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        valid = ops.expand_dims(mask, -1)
+        weights = ops.cast(valid, inputs.dtype)
+        count = ops.maximum(ops.sum(weights, axis=1), 1.0)
+        mean = ops.sum(inputs * weights, axis=1) / count
+        lowest = ops.full_like(inputs, np.finfo(np.float32).min)
+        largest = ops.max(ops.where(valid, inputs, lowest), axis=1)
+        return ops.concatenate([mean, largest], axis=-1)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        width = input_shape[-1]
+        return (input_shape[0], None if width is None else 2 * width)
 
 
 @dataclass(frozen=True)
@@ -67,6 +105,11 @@ def build_model(config: ModelConfig) -> keras.Sequential:
         layers += [
             keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True)),
             keras.layers.GlobalAveragePooling1D(),
+        ]
+    elif config.kind == "bigru_meanmax":
+        layers += [
+            keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True)),
+            MaskedMeanMaxPooling1D(),
         ]
     else:
         raise ValueError(f"unknown model kind {config.kind!r}")
