@@ -91,7 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(train, num_words=30000, max_length=500)
     model = train.add_argument_group("model and fit")
+    model.add_argument(
+        "--kind",
+        choices=["bigru_avg", "bigru_meanmax"],
+        default="bigru_avg",
+        help="pooling over the BiGRU's steps: mean, or mean and max (default bigru_avg)",
+    )
     model.add_argument("--embedding-dim", type=int, default=96, help="default 96")
+    model.add_argument(
+        "--embedding-init",
+        choices=["word2vec", "random"],
+        default="word2vec",
+        help="start the embedding from word2vec vectors learned on the training reviews "
+        "(default), or from Keras' random initialiser",
+    )
+    model.add_argument(
+        "--word2vec-epochs", type=int, default=5, help="passes over the training reviews (5)"
+    )
     model.add_argument("--units", type=int, default=48, help="GRU units per direction (48)")
     model.add_argument("--dropout", type=float, default=0.5, help="before the output (0.5)")
     model.add_argument(
@@ -103,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--epochs",
         type=int,
-        default=3,
-        help="at most (default 3); send SIGUSR1 to stop after the current epoch and export",
+        default=6,
+        help="at most (default 6); send SIGUSR1 to stop after the current epoch and export",
     )
     model.add_argument("--batch-size", type=int, default=128, help="default 128")
     model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (default 1e-3)")
@@ -200,7 +216,10 @@ def _train(
     options = ServeOptions(
         data=data,
         tokens=tokens,
+        kind=args.kind,
         embedding_dim=args.embedding_dim,
+        embedding_init=args.embedding_init,
+        word2vec_epochs=args.word2vec_epochs,
         units=args.units,
         dropout=args.dropout,
         embedding_dropout=args.embedding_dropout,
