@@ -54,13 +54,28 @@ def find_server_pid(url: str) -> int | None:
         for c in connections
         if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
     }
-    for pid in pids:  # the one whose parent is not a listener too (uvicorn's main process)
-        try:
-            if psutil.Process(pid).ppid() not in pids:
-                return pid
-        except psutil.NoSuchProcess:
-            continue
-    return None
+    if not pids:
+        return None
+    # Processes sharing one listening socket (uvicorn's main process and its workers) show
+    # up under one of them only: climb to the topmost ancestor that holds the port too.
+    pid = min(pids)
+    try:
+        process = psutil.Process(pid)
+        while (parent := process.parent()) is not None and _listens_on(parent, port):
+            process = parent
+        return process.pid
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _listens_on(process: psutil.Process, port: int) -> bool:
+    try:
+        connections = process.net_connections(kind="tcp")
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        return False
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections
+    )
 
 
 @dataclass(frozen=True)
