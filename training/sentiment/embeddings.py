@@ -2,8 +2,9 @@
 
 Trained on the id sequences the tokenizer produces (each id a "word", the OOV id included), so
 row i of the matrix is the vector of id i. No review of the validation or test split is read.
-Measured on IMDB (validation split, same BiGRU): epoch 3 reached 0.910 from word2vec and 0.892
-from a random start, whose validation loss also rose after its first epoch.
+Same BiGRU, same data: from a random start the validation accuracy peaked at 0.8944 in epoch 2
+and its validation loss rose from epoch 1 on; from word2vec it climbed to 0.9140 in epoch 4
+(models/sentiment/1's card has the history).
 """
 
 from __future__ import annotations

@@ -129,6 +129,10 @@ def _served_row(model_dir: Path) -> dict[str, Any] | None:
         "train_s": card.training.get("duration_s"),
         "cpu_s": card.training.get("cpu_s"),
         "epochs": card.training.get("epochs"),
+        "best_epoch": card.training.get("best_epoch"),
+        "validation_accuracy": card.metrics.get("validation_accuracy"),
+        "embedding_init": card.training.get("embedding_init", {}).get("method", "random"),
+        "total_s": card.training.get("total_duration_s"),
         "threads": card.training.get("threads"),
         "onnx_bytes": (model_dir / card.onnx_file).stat().st_size,
         "recurrent_ops": card.recurrent_ops,
@@ -227,8 +231,11 @@ def _markdown(report: dict[str, Any]) -> str:
             f"{served['description']}.",
             "",
             f"Test accuracy **{served['test_accuracy']:.4f}**, F1 {served['test_f1']:.4f} "
-            f"(onnxruntime on the exported graph); trained {served['epochs']} epochs in "
-            f"{served['train_s']:.0f} s wall ({_cpu(served)} CPU) on {served['threads']} "
+            f"(onnxruntime on the exported graph; validation accuracy "
+            f"{served['validation_accuracy']:.4f}, which chose the epoch); embedding start: "
+            f"{served['embedding_init']}; trained {served['epochs']} epochs (best "
+            f"{served['best_epoch']}) in {served['train_s']:.0f} s wall ({_cpu(served)} CPU), "
+            f"{served['total_s']:.0f} s for the whole command, on {served['threads']} "
             f"thread(s) of a machine shared with other jobs; ONNX "
             f"{_kib(served['onnx_bytes'])}, recurrence {', '.join(served['recurrent_ops'])}; "
             f"parity max diff {served['parity_max_abs_diff']:.1e} on "
