@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.service.processes import free_port, stop_service
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "models"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -35,7 +30,7 @@ def _models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--models-dir", str(_models_dir(tmp_path_factory))]
     server = subprocess.Popen(command, cwd=ROOT)
@@ -54,12 +49,7 @@ def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_service(server)
 
 
 @pytest.mark.slow

@@ -4,8 +4,6 @@ runner wrapper that makes inference slow and counts it."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,14 +19,7 @@ import uvicorn
 
 from service.app import ServiceApp
 from service.runtime import BatchFunction
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.service.processes import REPO, env_without_settings, free_port
 
 
 @contextmanager
@@ -92,8 +83,7 @@ def start_process(
     """`python -m service` on a free port, stdout/stderr to files in `log_dir`; waits for
     /readyz. The caller stops it (and kills it if the test fails first)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RNN_SERVE_")}
-    env["PYTHONPATH"] = str(REPO)
+    env = env_without_settings()
     command = [sys.executable, "-m", "service", "--port", str(port)]
     command += ["--models-dir", str(models_dir), *flags]
     process = subprocess.Popen(
@@ -116,13 +106,3 @@ def start_process(
     process.kill()
     process.wait()
     raise AssertionError("service not ready within 30 s")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

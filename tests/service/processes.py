@@ -63,9 +63,12 @@ def start_service(models_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes
 
 
 def stop_service(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -17,7 +17,8 @@ from service.app import create_app
 from service.card import CARD_FILE, ModelCard
 from service.config import Settings
 from service.edge import method_label, route_of
-from tests.service.live import start_process, stop_process
+from tests.service.live import start_process
+from tests.service.processes import stop_service
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -153,7 +154,7 @@ def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path
             scrapes = [scrape(client.get("/metrics")) for _ in range(6)]
         stderr = (tmp_path / "stderr").read_text()
     finally:
-        stop_process(process)
+        stop_service(process)
     # Request ids start with the worker's process id: both workers answered.
     assert len(workers) == 2, workers
     access = [orjson.loads(line) for line in (tmp_path / "stdout").read_bytes().splitlines()]
