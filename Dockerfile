@@ -23,8 +23,8 @@ RUN python3 -m venv /opt/venv
 # runtime stage copies the service package as source.
 COPY pyproject.toml ./
 COPY requirements/constraints.txt requirements/constraints.txt
-RUN mkdir service training \
-    && touch README.md service/__init__.py training/__init__.py \
+RUN mkdir contract service training \
+    && touch README.md contract/__init__.py service/__init__.py training/__init__.py \
     && /opt/venv/bin/pip install -c requirements/constraints.txt ".[serve]" \
     && /opt/venv/bin/pip uninstall -y rnn-serving \
     && /opt/venv/bin/python -c "import importlib.util as u; assert u.find_spec('tensorflow') is None" \
@@ -32,6 +32,7 @@ RUN mkdir service training \
 
 # The code and the bundled models, readable by the runtime's non-root user whatever the modes
 # in the build context were (an exporter's private temporary directory, a strict umask).
+COPY contract/ /stage/contract/
 COPY service/ /stage/service/
 COPY models/ /stage/models/
 RUN find /stage -name __pycache__ -type d -prune -exec rm -rf {} + \
@@ -56,6 +57,7 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY deploy/healthcheck.py /app/healthcheck.py
+COPY --from=builder /stage/contract/ /app/contract/
 COPY --from=builder /stage/service/ /app/service/
 # The bundled models; compose mounts ./models over them read-only.
 COPY --from=builder /stage/models/ /app/models/

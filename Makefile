@@ -20,8 +20,8 @@ serve: install-serve
 	$(BIN)/python -m service --models-dir models
 
 lint: install-all
-	$(BIN)/ruff check service training bench loadtest tests
-	$(BIN)/ruff format --check service training bench loadtest tests
+	$(BIN)/ruff check contract service training bench loadtest tests
+	$(BIN)/ruff format --check contract service training bench loadtest tests
 	$(BIN)/mypy
 
 test: lint

@@ -1,6 +1,6 @@
 """(a) The in-process ceiling: onnxruntime alone, no HTTP, per model and batch size.
 
-Sessions are made by the service's own `service.runtime.create_session`, so they have its
+Sessions are made by the service's own `contract.sessions.create_session`, so they have its
 options. `processes` sessions run side by side in separate processes (one per uvicorn worker
 of the service) with `threads` intra-op threads each; throughput is rows per second summed
 over them: what the machine's cores can do for that configuration.
@@ -67,7 +67,7 @@ def _worker(
     path: str, feeds: dict[str, np.ndarray], threads: int, seconds: float, barrier: Any
 ) -> tuple[list[float], float]:
     """Runs in a pool process: per-call seconds and the elapsed time of back-to-back runs."""
-    from service.runtime import create_session
+    from contract.sessions import create_session
 
     key = (path, threads)
     if key not in _SESSIONS:

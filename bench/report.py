@@ -188,7 +188,7 @@ def markdown(results: dict[str, Any], targets: list[Target], charts: list[str]) 
     lines += [
         "### In-process onnxruntime ceiling (no HTTP)",
         "",
-        "Sessions made by `service.runtime.create_session`, one per process, side by side; "
+        "Sessions made by `contract.sessions.create_session`, one per process, side by side; "
         "rows/s summed.",
         "",
         *_inprocess(results),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.card import ForecastSpec, ModelCard
+from contract.card import ForecastSpec, ModelCard
 from service.errors import Problems, invalid
 from service.payload import Limits, expect_object, item_list, json_type, optional_name
 

@@ -15,13 +15,15 @@ import numpy as np
 import onnxruntime as ort
 from pydantic import ValidationError
 
-from service.card import CARD_FILE, ModelCard, TensorSpec, sha256_of
+from contract.card import CARD_FILE, ModelCard, TensorSpec
+from contract.hashing import sha256_of
+from contract.sessions import create_session
+from contract.text import Tokenizer
 from service.config import Settings
 from service.errors import ServiceError
 from service.forecasting import ForecastCodec
 from service.metrics import BatchObserver
-from service.runtime import DynamicBatcher, SequenceRunner, create_session
-from service.text import Tokenizer
+from service.runtime import DynamicBatcher, SequenceRunner
 
 # The graph contract of each task (README, "ONNX graph contract"): data input, output.
 CONTRACT: dict[str, tuple[str, str, str]] = {

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from starlette.datastructures import State
 
+from contract.card import CARD_FILE
 from service import metrics
-from service.card import CARD_FILE
 from service.config import Settings
 from service.registry import LoadedModel, ModelLoadError, Registry, is_hidden, load_model
 

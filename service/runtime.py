@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,21 +30,6 @@ from service.metrics import BatchObserver
 logger = logging.getLogger(__name__)
 
 BatchFunction = Callable[[list[np.ndarray]], np.ndarray]
-
-
-def create_session(
-    path: Path, intra_op_threads: int, inter_op_threads: int
-) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = inter_op_threads
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Spinning threads of several sessions on 2 shared cores slow each other down (FACTS.md).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def pad_rows(rows: list[np.ndarray], dtype: type[np.generic]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.card import ModelCard, SentimentSpec
+from contract.card import ModelCard, SentimentSpec
+from contract.text import Encoded, Tokenizer
 from service.errors import Problems
 from service.payload import Limits, expect_object, item_list, json_type, optional_name
-from service.text import Encoded, Tokenizer
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from service.card import CARD_FILE, ONNX_FILE, ModelCard, ParityReport, TensorSpec, sha256_of
+from contract.card import CARD_FILE, ONNX_FILE, ModelCard, ParityReport, TensorSpec
+from contract.hashing import sha256_of
+from contract.sessions import create_session
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +85,7 @@ def assert_native_recurrence(model: onnx.ModelProto) -> None:
 
 # --------------------------------------------------------------------------- runners
 def ort_session(model: onnx.ModelProto, *, threads: int = 1) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    return create_session(model.SerializeToString(), threads, 1)
 
 
 def _keras_runner(keras_model: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -396,9 +393,7 @@ def write_artifact(
         if ModelCard.load(staging) != card:
             raise ExportError("card.json does not read back to the same card")
         onnx.checker.check_model(str(onnx_path), full_check=True)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        create_session(onnx_path)
         assert_native_recurrence(onnx_model)
         _move_into_place(staging, target_dir, overwrite=overwrite)
     except BaseException:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from service.card import ModelCard
-from service.text import Tokenizer
+from contract.card import ModelCard
+from contract.text import Tokenizer
 
 MODELS_DIR_ENV = "BENCH_MODELS_DIR"
 

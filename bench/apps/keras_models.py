@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from service.card import ModelCard
+from contract.card import ModelCard
 
 REPO = Path(__file__).resolve().parents[2]
 KERAS_GLOBS = {

@@ -13,16 +13,16 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from service.card import (
+from contract.card import (
     ForecastSpec,
     ModelCard,
     ParityReport,
     Scaler,
     SentimentSpec,
     TensorSpec,
-    sha256_of,
 )
-from service.text import Tokenizer
+from contract.hashing import sha256_of
+from contract.text import Tokenizer
 
 OPSET = 17
 HIDDEN = 8

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from service.card import ModelCard
-from service.text import Tokenizer
+from contract.card import ModelCard
+from contract.text import Tokenizer
 
 
 def direct_forecast(directory: Path, series: list[list[float]] | list[list[list[float]]]) -> list:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.card import ModelCard
+from contract.text import Tokenizer
 from service.app import create_app
-from service.card import ModelCard
 from service.config import Settings
-from service.text import Tokenizer
 from tests.service.helpers import direct_forecast, direct_sentiment
 from tests.service.processes import start_service, stop_service
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract.card import CARD_FILE, ModelCard
 from service.app import create_app
-from service.card import CARD_FILE, ModelCard
 from service.config import Settings
 from service.edge import method_label, route_of
 from tests.service.live import start_process

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.card import ModelCard
+from contract.hashing import sha256_of
 from service.app import create_app
-from service.card import ModelCard
 from service.config import Settings
 from service.errors import ServiceError
 from service.registry import ModelLoadError, Registry, version_key
@@ -55,7 +56,6 @@ def test_corrupted_onnx_with_matching_sha_is_named(tmp_path: Path) -> None:
     onnx_path = directory / "model.onnx"
     onnx_path.write_bytes(b"not an onnx graph")
     card = ModelCard.load(directory)
-    from service.card import sha256_of
 
     card.model_copy(update={"sha256": sha256_of(onnx_path)}).dump(directory)
     with pytest.raises(ModelLoadError, match=re.escape(f"{onnx_path}: onnxruntime cannot load it")):

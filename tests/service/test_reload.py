@@ -17,8 +17,9 @@ import onnx
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.card import ModelCard
+from contract.hashing import sha256_of
 from service.app import create_app
-from service.card import ModelCard, sha256_of
 from service.config import Settings
 from tests.service.fixtures import write_forecast_model, write_sentiment_model
 from tests.service.live import serve_in_thread

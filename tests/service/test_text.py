@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from service.card import VOCABULARY_FILE
-from service.text import OOV_ID, Encoded, Tokenizer
+from contract.card import VOCABULARY_FILE
+from contract.text import OOV_ID, Encoded, Tokenizer
 
 TEXTS = [
     "A great movie!<br /><br />Great acting, great story.",

@@ -19,7 +19,8 @@ import pytest
 import tensorflow as tf
 from onnx import TensorProto, helper, numpy_helper
 
-from service.card import ModelCard, ParityReport, sha256_of
+from contract.card import ModelCard, ParityReport
+from contract.hashing import sha256_of
 from training.export import (
     ExportError,
     assert_native_recurrence,

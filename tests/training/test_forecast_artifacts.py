@@ -9,7 +9,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.card import ModelCard, sha256_of
+from contract.card import ModelCard
+from contract.hashing import sha256_of
 from training.forecast.data import generate_time_series
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

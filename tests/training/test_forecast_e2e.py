@@ -8,7 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.card import ModelCard, sha256_of
+from contract.card import ModelCard
+from contract.hashing import sha256_of
 from training.forecast import data
 from training.forecast.cli import main
 

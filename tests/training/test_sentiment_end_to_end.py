@@ -10,8 +10,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.card import VOCABULARY_FILE, ModelCard, sha256_of
-from service.text import Tokenizer
+from contract.card import VOCABULARY_FILE, ModelCard
+from contract.hashing import sha256_of
+from contract.text import Tokenizer
 from training.sentiment.cli import main
 
 from .test_sentiment_data import make_reviews, write_csv

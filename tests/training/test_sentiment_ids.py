@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from service.text import Tokenizer
+from contract.text import Tokenizer
 from training.sentiment.data import IMDB_FILE, default_cache_dir
 from training.sentiment.pipeline import DataOptions, TokenizerOptions, prepare
 from training.sentiment.sequences import encode_reviews

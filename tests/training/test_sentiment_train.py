@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from service.text import OOV_ID, Tokenizer
+from contract.text import OOV_ID, Tokenizer
 from training.sentiment.data import Reviews
 from training.sentiment.models import DESCRIPTIONS, ModelConfig, build_model
 from training.sentiment.sequences import EncodedReviews, bucketed_batches, encode_reviews

@@ -9,11 +9,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from service.card import ForecastSpec, ModelCard, ParityReport, Scaler
+from contract.card import ForecastSpec, ModelCard, ParityReport, Scaler
+from contract.graph import EXPORTER
 from training.export import ExportError, forecast_parity, framework_versions, write_artifact
 from training.onnx_native import keras_to_onnx
 
-EXPORTER = "native-onnx-builder (training/onnx_native.py)"
 PARITY_LENGTHS = (20, 50, 200)
 PARITY_BATCHES = (1, 7, 64)
 

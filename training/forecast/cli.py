@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from service.card import ModelCard
+    from contract.card import ModelCard
 
 DEFAULT_RESULTS = Path("results/forecast")
 DEFAULT_MODELS = Path("models")

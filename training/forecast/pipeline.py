@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.card import ForecastSpec, ModelCard, Scaler
+from contract.card import ForecastSpec, ModelCard, Scaler
 from training.forecast import data, runtime
 from training.forecast.artifact import (
     PARITY_LENGTHS,

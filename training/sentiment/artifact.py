@@ -12,14 +12,13 @@ from typing import Any
 import numpy as np
 import onnx
 
-from service.card import VOCABULARY_FILE, ModelCard, ParityReport, SentimentSpec
-from service.text import Tokenizer
+from contract.card import VOCABULARY_FILE, ModelCard, ParityReport, SentimentSpec
+from contract.graph import EXPORTER
+from contract.text import Tokenizer
 from training.export import framework_versions, ort_session, sentiment_parity, write_artifact
 from training.onnx_native import keras_to_onnx
 from training.sentiment.data import LABELS, sha256_bytes
 from training.sentiment.sequences import EncodedReviews, bucketed_batches
-
-EXPORTER = "native-onnx-builder"
 
 
 def to_onnx(model: Any) -> onnx.ModelProto:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from service.card import ModelCard
+from contract.card import ModelCard
 from training.sentiment.pipeline import DataOptions, TokenizerOptions, prepare
 
 Log = Callable[[str], None]

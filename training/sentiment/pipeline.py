@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from service.card import ModelCard
-from service.text import Tokenizer, Truncation
+from contract.card import ModelCard
+from contract.text import Tokenizer, Truncation
 from training.sentiment.data import (
     IMDB_MEMBER,
     IMDB_REQUIREMENT,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.text import OOV_ID, Tokenizer
+from contract.text import OOV_ID, Tokenizer
 from training.sentiment.data import Reviews
 
 

@@ -7,7 +7,6 @@ so the two sides cannot drift. This module must not import TensorFlow or onnxrun
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -59,7 +58,7 @@ class ForecastSpec(_Strict):
 
 
 class TokenizerSpec(_Strict):
-    """Settings of `service.text.Tokenizer`; the vocabulary itself is a file beside the card."""
+    """Settings of `contract.text.Tokenizer`; the vocabulary itself is a file beside the card."""
 
     num_words: int = Field(ge=2)  # ids 0..num_words-1; 0 = padding, 1 = out of vocabulary
     oov_token: str
@@ -122,11 +121,3 @@ class ModelCard(_Strict):
 
     def dump(self, directory: Path) -> None:
         (directory / CARD_FILE).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

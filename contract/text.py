@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from service.card import VOCABULARY_FILE, TokenizerSpec
+from contract.card import VOCABULARY_FILE, TokenizerSpec
 
 PAD_ID = 0
 OOV_ID = 1
