@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from service import metrics, pipeline
-from service.api import admin, fastpath, forecast, handlers, health, models, sentiment
+from service.api import admin, docs, fastpath, forecast, handlers, health, models, sentiment
 from service.api import metrics as metrics_api
 from service.config import Settings
 from service.edge import Edge
@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         version="0.1.0",
         description="Recurrent forecasting and sentiment models served with onnxruntime.",
         lifespan=lifespan,
+        docs_url=None,  # service.api.docs serves them without a CDN
+        redoc_url=None,
         # FastAPI's built-in OpenTelemetry hooks check their providers on every request;
         # nothing here exports traces, and the check costs ~10% of a forecast request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
     app.state.ready = False
     app.state.reloader = Reloader(app.state, settings)
     handlers.install(app)
+    docs.install(app)
     for router in (
         health.router,
         models.router,
