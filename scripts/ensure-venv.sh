@@ -49,8 +49,10 @@ command -v "$python" >/dev/null 2>&1 || fail "PYTHON=$python: no such command."
 want=$(version_of "$python") || fail "PYTHON=$python does not run."
 is_supported "$want" || fail "PYTHON=$python is Python $want."
 
-if [ -e "$venv" ]; then
-    echo "$venv was made by ${have:+Python $have}${have:-a Python that no longer runs}: rebuilding it with $python (Python $want)" >&2
+if [ -e "$venv" ] || [ -L "$venv" ]; then
+    maker="a Python that no longer runs"
+    [ -z "$have" ] || maker="Python $have"
+    echo "$venv was made by $maker: rebuilding it with $python (Python $want)" >&2
     rm -rf "$venv"
 fi
 echo "creating $venv with $python (Python $want)" >&2
