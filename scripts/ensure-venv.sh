@@ -46,7 +46,10 @@ if [ -n "$have" ] && is_supported "$have"; then
 fi
 
 command -v "$python" >/dev/null 2>&1 || fail "PYTHON=$python: no such command."
-want=$(version_of "$python") || fail "PYTHON=$python does not run."
+if ! want=$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>&1); then
+    fail "PYTHON=$python does not run:
+$(printf '%s\n' "$want" | sed 's/^/    /')"
+fi
 is_supported "$want" || fail "PYTHON=$python is Python $want."
 
 if [ -e "$venv" ] || [ -L "$venv" ]; then
