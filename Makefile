@@ -17,7 +17,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
 
 venv: ## create .venv with a supported PYTHON, or rebuild one made by another Python
-	@MAKE_GOAL="$(or $(MAKECMDGOALS),venv)" scripts/ensure-venv.sh "$(PYTHON)" "$(VENV)" $(PYTHON_EXPLICIT) $(SUPPORTED_PYTHONS)
+	@MAKE_GOAL="$(or $(MAKECMDGOALS),venv)" bash scripts/ensure-venv.sh "$(PYTHON)" "$(VENV)" $(PYTHON_EXPLICIT) $(SUPPORTED_PYTHONS)
 
 install-serve: venv ## install the serve extra (onnxruntime, FastAPI; no TensorFlow)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[serve]'
