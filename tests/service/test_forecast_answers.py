@@ -59,7 +59,7 @@ def test_quantiles_are_keyed_by_their_repr_ordered_and_around_the_median(
     assert np.all(low < quarter) and np.all(quarter < mid) and np.all(mid < high)
     # Residual offsets of the card, in graph units, times the target scale (10).
     np.testing.assert_allclose(high - low, [[20.0, 40.0, 60.0]], rtol=1e-5)
-    np.testing.assert_allclose(mid, answer["forecasts"], rtol=1e-6)
+    np.testing.assert_allclose(mid, np.asarray(answer["forecasts"]), rtol=1e-6)
 
 
 def test_a_long_history_is_answered_from_its_most_recent_window(calibrated: TestClient) -> None:
