@@ -12,10 +12,8 @@ import tempfile
 from pydantic import ValidationError
 
 from service.config import ENV_PREFIX, Settings
-from service.logs import log_config
 from service.metrics import MULTIPROC_ENV
-
-EXIT_BAD_CONFIG = 2  # settings, models directory or models that cannot be served
+from service.server import EXIT_BAD_CONFIG, serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     # Worker processes build their app from the environment, so export the final settings.
     for name, value in settings.model_dump().items():
+        if name == "api_key" and settings.api_key_file:
+            continue  # each worker reads the file: the key stays out of the environment
         os.environ[ENV_PREFIX + name.upper()] = str(value)
     if settings.workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Every worker writes its Prometheus values here; any worker's /metrics sums them.
@@ -66,44 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[MULTIPROC_ENV] = metrics_dir
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     return serve(settings)
-
-
-def serve(settings: Settings) -> int:
-    """uvicorn.run, except that a worker failing to start makes the exit status 2
-    (uvicorn's multi-worker supervisor stops with status 0 then)."""
-    import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
-
-    config = uvicorn.Config(
-        "service.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,  # the JSON access log of service.edge replaces uvicorn's
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level),
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
-        proxy_headers=False,  # not behind a proxy by default; saves a middleware per request
-        server_header=False,
-    )
-    if settings.workers == 1:
-        server = uvicorn.Server(config)
-        try:
-            server.run()
-        except SystemExit as exc:  # uvicorn exits with its own status on a failed start
-            if exc.code == STARTUP_FAILURE:
-                return EXIT_BAD_CONFIG
-            raise
-        return 0 if server.started else EXIT_BAD_CONFIG
-    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-    supervisor.run()
-    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
-    return EXIT_BAD_CONFIG if failed else 0
 
 
 if __name__ == "__main__":

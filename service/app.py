@@ -101,9 +101,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     access_log = app.edge.access_log
     background: list[asyncio.Task[None]] = []
     if metrics.multiprocess_dir() is not None:  # else each scrape flushes this process
-        background.append(asyncio.create_task(metrics.flush_periodically(1.0)))
+        background.append(
+            asyncio.create_task(metrics.flush_periodically(settings.flush_interval_s))
+        )
     if access_log is not None:
-        background.append(asyncio.create_task(flush_periodically(access_log, 1.0)))
+        background.append(
+            asyncio.create_task(flush_periodically(access_log, settings.flush_interval_s))
+        )
     if settings.reload_interval_s > 0:
         background.append(asyncio.create_task(app.loader.run()))
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "RNN_SERVE_"
@@ -67,6 +67,34 @@ class Settings(BaseSettings):
     max_requests_per_connection: int = Field(
         default=100, ge=0, description="keep-alive recycling: requests per connection (0: off)"
     )
+    # Connection limits: what one client may hold in a worker when the service faces clients
+    # directly (nginx in compose keeps its own).
+    max_header_bytes: int = Field(
+        default=32_768, ge=1024, description="request line + headers, in bytes (431 above)"
+    )
+    max_headers: int = Field(default=100, ge=1, description="header fields per request (431 above)")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0.0, description="seconds from a request's first byte to its last header"
+    )
+    keep_alive_s: float = Field(
+        default=5.0,
+        gt=0.0,
+        description="seconds a connection may stay idle before a request (new ones included)",
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0.0, description="seconds from the headers to the end of the body (408)"
+    )
+    # Below the descriptor limit (each worker lowers it to fit); at the cap the longest-idle
+    # connection is closed to make room, and only when all are busy does a new one get 503.
+    max_connections: int = Field(
+        default=1000, ge=1, description="open client connections per worker"
+    )
+    flush_interval_s: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=10.0,
+        description="seconds between writes of access lines and metrics (what a crash loses)",
+    )
     shutdown_timeout_s: int = Field(
         default=30, ge=1, description="on SIGTERM, seconds to finish accepted requests"
     )
@@ -80,9 +108,30 @@ class Settings(BaseSettings):
     api_key: str = Field(
         default="",
         repr=False,
-        description="API key required on the data plane and admin endpoints ('': open)",
+        description="API key required on the data plane and admin endpoints ('': open); "
+        "visible in `ps` when given as a flag: prefer --api-key-file",
+    )
+    api_key_file: str = Field(
+        default="",
+        description="file holding the API key (its first line), read by every worker",
     )
     cors_origins: str = Field(default="", description="CORS origins, comma-separated ('': none)")
+
+    @model_validator(mode="after")
+    def _key_from_file(self) -> Settings:
+        if not self.api_key_file:
+            return self
+        if self.api_key:
+            raise ValueError("set api_key or api_key_file, not both")
+        try:
+            lines = Path(self.api_key_file).read_text().splitlines()
+        except OSError as exc:
+            raise ValueError(f"api_key_file: {exc.strerror}: {self.api_key_file}") from exc
+        key = lines[0].strip() if lines else ""
+        if not key:
+            raise ValueError(f"api_key_file: {self.api_key_file} is empty")
+        object.__setattr__(self, "api_key", key)  # frozen; the key is this file's content
+        return self
 
     @property
     def cors_origin_list(self) -> list[str]:

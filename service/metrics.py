@@ -121,6 +121,15 @@ MODEL_LOAD_FAILURES = Counter(
     namespace=NAMESPACE,
     registry=REGISTRY,
 )
+CONNECTIONS_CLOSED = Counter(
+    "connections_closed",
+    "Client connections closed by the server's limits before an answer from the app: "
+    "header_too_large, too_many_headers, no_host, header_timeout, body_timeout, "
+    "connection_limit (503), evicted (an idle one closed to make room).",
+    ["reason"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
 
 
 class _LocalCounter:
@@ -259,6 +268,10 @@ def forecast_warned(model: str, version: str, kind: str) -> None:
 
 def model_load_failed(model: str, version: str) -> None:
     MODEL_LOAD_FAILURES.labels(model, version).inc()
+
+
+def connection_closed(reason: str) -> None:
+    CONNECTIONS_CLOSED.labels(reason).inc()
 
 
 def multiprocess_dir() -> str | None:
