@@ -1,0 +1,133 @@
+"""The connection limits of service.protocol, on a real one-worker service."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.attackers import closed_by_server, open_idle
+from tests.chaos.harness import Service, running_service
+
+MAX_HEAD = 4096
+MAX_CONNECTIONS = 5
+
+
+@pytest.fixture(scope="module")
+def service(zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    log = tmp_path_factory.mktemp("limits") / "service.log"
+    extra = ["--workers", "1", "--max-header-bytes", str(MAX_HEAD), "--keep-alive-s", "1"]
+    extra += ["--max-connections", str(MAX_CONNECTIONS), "--max-headers", "20"]
+    with running_service(zoo, log, *extra) as running:
+        yield running
+
+
+def exchange(port: int, request: bytes, timeout: float = 5) -> list[tuple[int, bytes]]:
+    """Send `request` and read until the server closes: every (status, body) answered."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except OSError:
+            pass
+    answers = []
+    while received.startswith(b"HTTP/1.1 "):
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        answers.append((int(head.split(b" ", 2)[1]), rest[:length]))
+        received = rest[length:]
+    return answers
+
+
+def get(path: str, *headers: bytes, close: bool = True) -> bytes:
+    lines = [b"GET " + path.encode() + b" HTTP/1.1", b"Host: x", *headers]
+    if close:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@pytest.mark.slow
+def test_http11_without_host_is_400_with_an_error_body(service: Service) -> None:
+    [(status, body)] = exchange(service.port, b"GET /healthz HTTP/1.1\r\n\r\n")
+    assert status == 400
+    assert json.loads(body)["error"]["message"] == "HTTP/1.1 requests need a Host header"
+    [(status, _)] = exchange(service.port, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert status == 200
+
+
+@pytest.mark.slow
+def test_head_size_and_field_count(service: Service) -> None:
+    request = get("/healthz")
+    fits = get("/healthz", b"X-Pad: " + b"a" * (MAX_HEAD - len(request) - 9))
+    assert len(fits) == MAX_HEAD
+    assert exchange(service.port, fits)[0][0] == 200
+    too_long = get("/healthz", b"X-Pad: " + b"a" * (MAX_HEAD - len(request) - 8))
+    assert exchange(service.port, too_long)[0][0] == 431
+    many = get("/healthz", *(b"X-%d: 1" % i for i in range(21)))
+    assert exchange(service.port, many)[0][0] == 431
+
+
+@pytest.mark.slow
+def test_bodies_and_pipelined_heads_do_not_count_toward_one_head(service: Service) -> None:
+    body = json.dumps({"series": [[1.0] * 1000]}).encode()
+    assert len(body) > MAX_HEAD
+    post = (
+        b"POST /forecast HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n" % len(body)
+    ) + body
+    pad = b"X-Pad: " + b"a" * (MAX_HEAD // 2)
+    pipelined = post + get("/healthz", pad, close=False) * 3 + get("/healthz", pad)
+    statuses = [status for status, _ in exchange(service.port, pipelined)]
+    assert statuses == [200] * 5
+
+
+@pytest.mark.slow
+def test_a_new_connection_that_sends_nothing_is_closed_after_the_keep_alive(
+    service: Service,
+) -> None:
+    [idle] = open_idle(service.port, 1)
+    started = time.monotonic()
+    idle.settimeout(5)
+    assert idle.recv(1) == b""
+    assert 0.8 < time.monotonic() - started < 3
+    idle.close()
+
+
+@pytest.mark.slow
+def test_at_the_cap_an_idle_connection_makes_room_and_busy_ones_get_503(
+    service: Service,
+) -> None:
+    idle = open_idle(service.port, MAX_CONNECTIONS)
+    time.sleep(0.2)
+    assert exchange(service.port, get("/healthz"))[0][0] == 200
+    assert closed_by_server(idle) >= 1
+    for sock in idle:
+        sock.close()
+    time.sleep(0.2)
+    # Requests whose bodies never end: running, so not closed to make room.
+    busy = []
+    for _ in range(MAX_CONNECTIONS):
+        sock = socket.create_connection(("127.0.0.1", service.port))
+        sock.sendall(
+            b"POST /forecast HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: 100\r\n\r\n{"
+        )
+        busy.append(sock)
+    time.sleep(0.2)
+    started = time.monotonic()
+    [(status, body)] = exchange(service.port, get("/healthz"))
+    assert status == 503
+    assert time.monotonic() - started < 1
+    assert "too many connections" in json.loads(body)["error"]["message"]
+    for sock in busy:
+        sock.close()
