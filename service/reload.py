@@ -153,8 +153,13 @@ class ModelLoader:
             self._failed[directory] = signature(directory)
         except OSError:
             self._failed.pop(directory, None)
-        # Open endpoints show paths relative to the models directory, never the host's layout.
-        error = str(exc).replace(f"{self.root.resolve()}/", "").replace(f"{self.root}/", "")
+        # Open endpoints show paths relative to the models directory, never the host's layout,
+        # and not the text of a library's exception (the log has it): only which check failed.
+        error = str(exc)
+        cause = str(exc.__cause__) if exc.__cause__ is not None else ""
+        if cause and error.endswith(": " + cause):
+            error = error.removesuffix(": " + cause)
+        error = error.replace(f"{self.root.resolve()}/", "").replace(f"{self.root}/", "")
         metrics.model_load_failed(name, version)
         logger.error("model version not served: %s", exc, extra={"model": name, "version": version})
         return LoadFailure(name, version, f"{name}/{version}", error, time.time())

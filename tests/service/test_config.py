@@ -50,3 +50,41 @@ def test_invalid_values_are_refused() -> None:
         settings_from_args(["--workers", "0"])
     with pytest.raises(ValidationError):
         Settings(max_batch_size=0)
+
+
+def test_api_key_file_gives_the_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret-key\n")
+    settings = settings_from_args(["--api-key-file", str(key_file)])
+    assert settings.api_key == "s3cret-key"
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("content", "flags", "message"),
+    [
+        ("\n", [], "is empty"),
+        (None, [], "No such file"),
+        ("k", ["--api-key", "other"], "not both"),
+    ],
+    ids=["empty", "missing", "both"],
+)
+def test_api_key_file_problems_are_refused(
+    tmp_path: Path, content: str | None, flags: list[str], message: str
+) -> None:
+    key_file = tmp_path / "key"
+    if content is not None:
+        key_file.write_text(content)
+    with pytest.raises(ValidationError, match=message):
+        settings_from_args(["--api-key-file", str(key_file), *flags])
+
+
+def test_connection_limits_have_careful_defaults() -> None:
+    settings = Settings()
+    assert settings.max_header_bytes == 32_768 and settings.max_headers == 100
+    assert (settings.header_timeout_s, settings.keep_alive_s, settings.body_timeout_s) == (
+        10.0,
+        5.0,
+        30.0,
+    )
+    assert settings.max_connections == 1000

@@ -92,3 +92,27 @@ def test_the_app_never_imports_tensorflow(zoo: Path) -> None:
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert "LEAKED []" in result.stdout.decode()
+
+
+@pytest.mark.slow
+def test_api_key_file_keeps_the_key_out_of_ps_and_the_environment(
+    zoo: Path, tmp_path: Path
+) -> None:
+    import psutil
+
+    key = "k3y-from-a-file-0123456789"
+    key_file = tmp_path / "api-key"
+    key_file.write_text(key + "\n")
+    process, url, _ = start_service(zoo, "--workers", "2", "--api-key-file", str(key_file))
+    try:
+        assert httpx.post(f"{url}/forecast", json={"series": [[1.0, 2.0, 3.0]]}).status_code == 401
+        answer = httpx.post(
+            f"{url}/forecast", json={"series": [[1.0, 2.0, 3.0]]}, headers={"X-API-Key": key}
+        )
+        assert answer.status_code == 200
+        parent = psutil.Process(process.pid)
+        for each in [parent, *parent.children(recursive=True)]:
+            assert key not in " ".join(each.cmdline())
+            assert key not in "".join(each.environ().values())
+    finally:
+        stop_service(process)
