@@ -10,7 +10,7 @@ CONSTRAINTS := requirements/constraints.txt
 PYTHON_EXPLICIT := $(if $(filter command line environment,$(origin PYTHON)),1,0)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install-serve install-all serve test lint clean
+.PHONY: help venv install-serve install-all serve test lint chaos clean
 
 help: ## list the targets
 	@echo "make TARGET [PYTHON=python3.12]   (Python $(SUPPORTED_PYTHONS); default PYTHON=$(PYTHON))"
@@ -35,6 +35,9 @@ lint: install-all ## ruff and mypy
 
 test: lint ## lint, then the whole pytest suite (what .ci/run runs)
 	$(BIN)/python -m pytest
+
+chaos: install-all ## the chaos suite alone: faults and hostile clients under load (~3 min)
+	$(BIN)/python -m pytest -m chaos -s tests/chaos
 
 clean: ## remove .venv and every cache (pytest, mypy, ruff, __pycache__, egg-info)
 	@case "$(VENV)" in ""|/|.|..) echo "refusing to remove VENV=$(VENV)" >&2; exit 2;; esac

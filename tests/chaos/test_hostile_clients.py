@@ -21,7 +21,7 @@ from tests.chaos.attackers import (
 from tests.chaos.harness import CLIENT_P99_BUDGET_S, Load, metric_value, running_service
 from tests.service.fixtures import write_model_zoo
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(180)]
 
 IDLE = 2000
 SERVICE_NOFILE = 1024  # the descriptor limit of the first report: 1,005 idle sockets stalled it

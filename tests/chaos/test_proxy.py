@@ -17,6 +17,7 @@ from tests.service.processes import REPO, free_port
 
 pytestmark = [
     pytest.mark.chaos,
+    pytest.mark.timeout(120),
     pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx"),
 ]
 

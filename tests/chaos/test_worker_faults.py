@@ -17,7 +17,7 @@ import pytest
 from tests.chaos.harness import Load, LoadResult, Outcome, metric_value, running_service
 from tests.service.fixtures import write_model_zoo
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(180)]
 
 
 def _zoo(root: Path) -> Path:
