@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -69,30 +70,28 @@ def test_slowloris_and_slow_bodies_are_closed_within_their_timeouts(tmp_path: Pa
     models = write_model_zoo(tmp_path / "models")
     header_s, body_s = 2.0, 3.0
     extra = ("--workers", "2", "--header-timeout-s", str(header_s), "--body-timeout-s", str(body_s))
-    results: dict[str, list[Ending]] = {}
-
-    def attack(name: str, head: bytes, piece: bytes) -> None:
-        results[name] = drip_many(service.port, 200, head, piece, every_s=0.5, limit_s=20)
-
+    slow_head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    slow_body = (
+        b"POST /forecast HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: 100000\r\n\r\n["
+    )
     with (
         running_service(models, tmp_path / "service.log", *extra) as service,
         Load(service.url) as load,
+        # Attackers in their own processes, as they would be: not competing with the load
+        # threads for this process's interpreter lock.
+        ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool,
     ):
         time.sleep(2)
         start = time.monotonic()
-        slow_head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
-        slow_body = (
-            b"POST /forecast HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
-            b"content-length: 100000\r\n\r\n["
-        )
-        attackers = [
-            threading.Thread(target=attack, args=("slowloris", slow_head, b"X")),
-            threading.Thread(target=attack, args=("slow body", slow_body, b"1,")),
-        ]
-        for thread in attackers:
-            thread.start()
-        for thread in attackers:
-            thread.join(timeout=60)
+        attacks = {
+            name: pool.submit(drip_many, service.port, 200, head, piece, 0.5, 20.0)
+            for name, head, piece in (
+                ("slowloris", slow_head, b"X"),
+                ("slow body", slow_body, b"1,"),
+            )
+        }
+        results = {name: future.result(timeout=60) for name, future in attacks.items()}
         end = time.monotonic()
         time.sleep(1)
     attacked = load.result.between(start, end)

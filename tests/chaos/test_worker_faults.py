@@ -67,6 +67,18 @@ class ReadinessProbe:
             )
 
 
+def _both_workers(load: Load, within_s: float = 30) -> set[int]:
+    """The two workers' pids, once each has answered (keep-alive connections may all
+    start on one; recycling after 100 requests spreads them)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        workers = {o.pid for o in load.result.outcomes if o.pid is not None}
+        if len(workers) == 2:
+            return workers
+        time.sleep(0.1)
+    raise AssertionError(f"one worker answered everything: {workers}")
+
+
 def _wait_for_new_worker(load: Load, known: set[int], within_s: float) -> float:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -84,9 +96,8 @@ def test_worker_kill_with_a_refused_version_present(tmp_path: Path) -> None:
         ReadinessProbe(service.url) as probe,
         Load(service.url) as load,
     ):
-        time.sleep(3)
-        workers = {o.pid for o in load.result.outcomes if o.pid is not None}
-        assert len(workers) == 2, workers
+        time.sleep(2)
+        workers = _both_workers(load)
         victim = min(workers)
         killed = time.monotonic()
         os.kill(victim, signal.SIGKILL)
@@ -113,8 +124,8 @@ def test_after_a_kill_metrics_drop_the_dead_worker_and_lose_one_flush_at_most(
     models = _zoo(tmp_path / "models")
     with running_service(models, tmp_path / "service.log", "--workers", "2") as service:
         with Load(service.url) as load:
-            time.sleep(3)
-            workers = {o.pid for o in load.result.outcomes if o.pid is not None}
+            time.sleep(2)
+            workers = _both_workers(load)
             os.kill(min(workers), signal.SIGKILL)
             _wait_for_new_worker(load, workers, within_s=60)
             time.sleep(2)
@@ -149,7 +160,7 @@ def test_deleted_default_version_is_unloaded_by_every_worker(tmp_path: Path) -> 
         Load(service.url) as load,
     ):
         time.sleep(2)
-        workers = {o.pid for o in load.result.outcomes if o.pid is not None}
+        workers = _both_workers(load)
         shutil.rmtree(models / "forecast" / "10")
         deleted = time.monotonic()
         os.kill(min(workers), signal.SIGKILL)  # the replacement scans a tree without 10
