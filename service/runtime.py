@@ -172,6 +172,9 @@ class DynamicBatcher:
     _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _executor: ThreadPoolExecutor | None = None
+    # Taken from the queue and not answered yet (the batch being collected or run, the
+    # carried-over request): a stop mid-batch must answer them too.
+    _held: list[_Pending] = field(default_factory=list)
 
     def start(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ort-{self.name}")
@@ -183,8 +186,10 @@ class DynamicBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        held, self._held = self._held, []
         while not self._queue.empty():
-            pending = self._queue.get_nowait()
+            held.append(self._queue.get_nowait())
+        for pending in held:
             if not pending.future.done():
                 pending.future.set_exception(
                     ServiceError(503, "shutting_down", "the service is shutting down")
@@ -244,6 +249,7 @@ class DynamicBatcher:
             )
             return False
         item.taken = True
+        self._held.append(item)
         return True
 
     def _reject(self, reason: str) -> None:
@@ -259,6 +265,7 @@ class DynamicBatcher:
                 continue
             batch, carry = await self._collect(first)
             await self._run(batch)
+            self._held = [carry] if carry is not None else []
 
     async def _collect(self, first: _Pending) -> tuple[list[_Pending], _Pending | None]:
         """Take `first`, everything already waiting, then wait out the queue delay if not full."""

@@ -178,3 +178,5 @@ def test_deleted_default_version_is_unloaded_by_every_worker(tmp_path: Path) -> 
     assert versions == {"2"}
     assert all(r == ["1", "2"] for r in readiness), readiness
     assert late.failed == 0
+    # Requests held by the unloaded version were answered (503), none left waiting.
+    assert all(o.status != "ReadTimeout" for o in load.result.outcomes), load.result.by_status
