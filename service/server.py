@@ -85,7 +85,8 @@ class Supervisor(Multiprocess):
             return
         for slot, process in enumerate(self.processes):
             if slot in self._due:
-                if time.monotonic() >= self._due.pop(slot):
+                if time.monotonic() >= self._due[slot]:
+                    del self._due[slot]
                     self._replace(slot)
                 continue
             if process.is_alive(timeout=self.config.timeout_worker_healthcheck):

@@ -180,3 +180,34 @@ def test_deleted_default_version_is_unloaded_by_every_worker(tmp_path: Path) -> 
     assert late.failed == 0
     # Requests held by the unloaded version were answered (503), none left waiting.
     assert all(o.status != "ReadTimeout" for o in load.result.outcomes), load.result.by_status
+
+
+def test_a_replacement_that_cannot_start_does_not_stop_its_sibling(tmp_path: Path) -> None:
+    models = _zoo(tmp_path / "models")
+    away = tmp_path / "away"
+    extra = ("--workers", "2", "--reload-interval-s", "0")  # the sibling keeps what it loaded
+    with running_service(models, tmp_path / "service.log", *extra) as service:
+        with Load(service.url) as load:
+            time.sleep(1)
+            workers = _both_workers(load)
+            models.rename(away)  # a replacement now finds no model and fails to start
+            killed = time.monotonic()
+            os.kill(min(workers), signal.SIGKILL)
+            deadline = time.monotonic() + 60  # a new worker process takes seconds to start
+            while service.output().count('"exitcode":3') < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)  # two failed starts: retried after 1 s, then 2 s, ...
+            alive_meanwhile = service.process.poll() is None
+            away.rename(models)
+            restored = time.monotonic()
+            back = _wait_for_new_worker(load, workers, within_s=60)
+            time.sleep(1)
+        failed_starts = service.output().count('"exitcode":3')
+    during = load.result.between(killed + 0.5, restored)
+    print(load.result.summary("replacement failing to start"))
+    print(
+        f"{failed_starts} failed starts while the models were away; a replacement answered "
+        f"{back - restored:.2f} s after they were back; " + during.summary("meanwhile")
+    )
+    assert alive_meanwhile
+    assert failed_starts >= 2
+    assert during.sent > 100 and during.failed == 0, during.by_status
