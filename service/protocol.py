@@ -121,7 +121,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        _waiting.pop(self, None)
         self._set_deadline(self.limits.header_timeout_s, "header_timeout", "headers took too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -134,6 +133,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
+        _waiting.pop(self, None)  # a request runs on it now: never closed to make room
         if self.parser.get_http_version() == "1.1" and not any(
             name == b"host" for name, _ in self.headers
         ):

@@ -131,3 +131,17 @@ def test_at_the_cap_an_idle_connection_makes_room_and_busy_ones_get_503(
     assert "too many connections" in json.loads(body)["error"]["message"]
     for sock in busy:
         sock.close()
+
+
+@pytest.mark.slow
+def test_at_the_cap_a_connection_still_sending_its_head_makes_room(service: Service) -> None:
+    slow = []
+    for _ in range(MAX_CONNECTIONS):
+        sock = socket.create_connection(("127.0.0.1", service.port))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        slow.append(sock)
+    time.sleep(0.2)
+    assert exchange(service.port, get("/healthz"))[0][0] == 200
+    assert closed_by_server(slow) >= 1
+    for sock in slow:
+        sock.close()
