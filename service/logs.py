@@ -71,8 +71,8 @@ _ACCESS_LINE = (
 class AccessLog:
     """One JSON line per answered request, kept in memory and written out by `flush`.
 
-    The app flushes every second and at shutdown, and `write` flushes every `MAX_PENDING`
-    lines, so a request costs no system call. Several workers share one stdout: each
+    The app flushes every `flush_interval_s` and at shutdown, and `write` flushes every
+    `MAX_PENDING` lines, so a request costs no system call. Several workers share one stdout: each
     flush writes whole lines in chunks of at most PIPE_BUF bytes, one system call each, so
     the lines of two workers never interleave (writes up to PIPE_BUF are atomic on a pipe).
     """
@@ -151,7 +151,8 @@ class AccessLog:
 
 
 async def flush_periodically(access_log: AccessLog, interval_s: float) -> None:
-    """Run as a task for the app's lifetime: access lines reach the stream within a second."""
+    """Run as a task for the app's lifetime: access lines reach the stream within
+    `interval_s`, which is what a crash of the worker loses at most."""
     while True:
         await asyncio.sleep(interval_s)
         access_log.flush()

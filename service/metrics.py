@@ -7,8 +7,8 @@ worker writes its values there and any worker's /metrics answers for all of them
 
 On the hot path nothing of prometheus_client runs: requests and batches update plain
 per-label-set aggregates (an int, or bucket counts), which `flush` adds into the Prometheus
-values at every scrape of this process and every second (so a scrape answered by another
-worker sees this one's counts at most a second late).
+values at every scrape of this process and every `flush_interval_s` (so a scrape answered by
+another worker sees this one's counts that late at most, and a crash loses that much).
 """
 
 from __future__ import annotations
@@ -198,8 +198,9 @@ IN_FLIGHT_NOW = _InFlight()
 def flush() -> None:
     """Move this process's pending counts into the Prometheus values.
 
-    Called on the event loop thread that updates them: at each scrape, and every second in
-    multiprocess mode only, so one process serving one loop never races with itself.
+    Called on the event loop thread that updates them: at each scrape, and every
+    `flush_interval_s` in multiprocess mode only, so one process serving one loop never
+    races with itself.
     """
     for local in _LOCAL:
         local.flush()
