@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from tests.chaos.attackers import closed_by_server, open_idle
 from tests.chaos.harness import Service, running_service
+from tests.service.processes import REPO
 
 MAX_HEAD = 4096
 MAX_CONNECTIONS = 5
@@ -145,3 +148,22 @@ def test_at_the_cap_a_connection_still_sending_its_head_makes_room(service: Serv
     assert closed_by_server(slow) >= 1
     for sock in slow:
         sock.close()
+
+
+@pytest.mark.parametrize(("soft", "hard", "cap"), [(300, 300, 236), (300, 4096, 1000)])
+def test_the_connection_cap_fits_the_descriptor_limit(soft: int, hard: int, cap: int) -> None:
+    code = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
+        "from service.config import Settings\n"
+        "from service.limits import ConnectionLimits\n"
+        "limits = ConnectionLimits.from_settings(Settings()).fitted_to_descriptors()\n"
+        "print(limits.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    fitted, raised_to = map(int, result.stdout.split())
+    assert fitted == cap
+    assert raised_to == min(hard, 1000 + 64)  # raised as far as the hard limit allows
