@@ -22,6 +22,8 @@ import numpy as np
 from service import context as request_context
 from service.context import RequestContext
 from service.errors import ServiceError
+from service.logs import AccessLog
+from service.metrics import RequestRecorder
 from service.v2 import metadata, tensors
 from service.v2.backend import Backend, Parameter
 from service.v2.proto import grpc_predict_v2_pb2 as pb
@@ -49,6 +51,28 @@ class RpcRecord:
 
 RpcObserver = Callable[[RpcRecord], None]
 RequestIdMaker = Callable[[list[tuple[bytes, bytes]]], str]
+
+
+def rpc_observer(recorder: RequestRecorder, access_log: AccessLog | None) -> RpcObserver:
+    """Counts and logs a call like an HTTP request: gRPC is HTTP/2 POST to /<service>/<method>."""
+
+    def observe(record: RpcRecord) -> None:
+        path = f"/{SERVICE}/{record.method}"
+        recorder.record(
+            path, "POST", record.status, record.model, record.version, record.seconds, "v2-grpc"
+        )
+        if access_log is not None:
+            access_log.write(
+                "POST",
+                path,
+                record.status,
+                record.seconds,
+                record.request_id,
+                record.model,
+                record.version,
+            )
+
+    return observe
 
 
 def _counter_ids() -> RequestIdMaker:
