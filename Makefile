@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: serve test lint install-serve install-all
+.PHONY: serve test lint install-serve install-all clients-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,11 @@ lint: install-all
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The protocol clients of tests/v2/test_clients.py: their pins conflict with the service's
+# (requirements/clients.txt says which), so they live in a venv of their own.
+CLIENTS_VENV ?= .venv-clients
+
+clients-venv:
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install -q -r requirements/clients.txt

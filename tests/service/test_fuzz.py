@@ -20,7 +20,6 @@ from service.app import create_app
 from service.config import Settings
 
 
-
 @pytest.fixture(scope="module")
 def api_schema(zoo: Path) -> schemathesis.BaseSchema:
     app = create_app(Settings(models_dir=zoo))
