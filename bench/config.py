@@ -30,6 +30,7 @@ class BenchConfig:
     selection_workers: tuple[int, ...] = (1, 2)
     selection_threads: tuple[int, ...] = (1, 2)
     service_env: dict[str, str] = field(default_factory=dict)  # extra RNN_SERVE_* settings
+    v2: bool = True  # the service over the Open Inference Protocol too (HTTP JSON, binary, gRPC)
     quick: bool = False
 
     def to_dict(self) -> dict[str, Any]:

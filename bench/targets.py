@@ -127,6 +127,20 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         _versus(results, "sentiment", "keras", 20.0, "FastAPI + pydantic + Keras predict"),
     ]
     for model in ("forecast", "sentiment"):
+        v2_json = _http(results, "service-v2-json", model, c)
+        if v2_json is not None:
+            native = _http(results, "service", model, c)
+            targets.append(
+                Target(
+                    f"{model}@{c}: V2 JSON / native",
+                    _ratio(v2_json, _throughput(native)),
+                    0.8,
+                    True,
+                    "x",
+                    "the same service and model: POST /v2/models/{name}/infer vs the native route",
+                )
+            )
+    for model in ("forecast", "sentiment"):
         row = _http(results, "service", model, ERROR_CONNECTIONS)
         targets.append(
             Target(

@@ -82,6 +82,8 @@ class ForecastTensors(TensorAdapter):
         if not finite.all():
             index = int(np.flatnonzero(~finite)[0])
             raise invalid_tensor(f"input {self.INPUT!r}: element {index} is not a finite number")
+        if width == 1 and series.ndim == 3:  # the native API's cheaper univariate form
+            series = series[:, :, 0]
         body: dict[str, Any] = {self.INPUT: series.tolist()}
         if HORIZON in parameters:
             horizon = parameters[HORIZON]

@@ -37,6 +37,7 @@ BYTES = "BYTES"
 DATATYPES = (*DTYPES, BYTES)
 _DATATYPE_OF_KIND = {dtype.kind + str(dtype.itemsize): name for name, dtype in DTYPES.items()}
 MAX_RANK = 8
+_FLOAT_MAX = {"FP16": float(np.finfo(np.float16).max), "FP32": float(np.finfo(np.float32).max)}
 _NUMBER_TYPES = frozenset({int, float})
 _INTEGER_TYPES = frozenset({int})
 _BOOL_TYPES = frozenset({bool})
@@ -90,17 +91,12 @@ def from_json(tensor: str, datatype: str, shape: tuple[int, ...], data: Any) -> 
         allowed = _INTEGER_TYPES
     if not set(map(type, flat)) <= allowed:
         _raise_bad_element(tensor, datatype, flat, allowed)
+    limit = _FLOAT_MAX.get(datatype)
+    if limit is not None and flat and (max(flat) > limit or min(flat) < -limit):
+        index = next(i for i, value in enumerate(flat) if abs(value) > limit)
+        raise invalid_tensor(f"{tensor}: data[{index}] is outside the {datatype} range")
     try:
-        if dtype.kind == "f":
-            wide = np.array(flat, dtype=np.float64)
-            if dtype.itemsize < 8 and wide.size:
-                outside = np.abs(wide) > np.finfo(dtype).max
-                if outside.any():
-                    index = int(np.flatnonzero(outside)[0])
-                    raise invalid_tensor(f"{tensor}: data[{index}] is outside the {datatype} range")
-            array = wide.astype(dtype)
-        else:
-            array = np.array(flat, dtype=dtype)
+        array = np.array(flat, dtype=dtype)
     except OverflowError as exc:
         raise invalid_tensor(f"{tensor}: an element is outside the {datatype} range") from exc
     return array.reshape(shape)
