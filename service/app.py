@@ -29,6 +29,7 @@ from service.reload import ModelLoader
 from service.state import ServiceState
 from service.v2.grpc_server import GrpcServer, InferenceServicer, rpc_observer
 from service.v2.http import V2Http, is_v2
+from service.v2.openapi import add_v2
 from service.v2.service_backend import DataPlaneBackend
 
 logger = logging.getLogger("service")
@@ -73,6 +74,7 @@ class ServiceApp(FastAPI):
             document = super().openapi()
             registry = snapshot.registry if snapshot is not None else None
             add_data_plane(document, self.data_plane.limits, registry)
+            add_v2(document)
             self._openapi_for = snapshot
         return self.openapi_schema or {}
 

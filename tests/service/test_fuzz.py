@@ -23,7 +23,9 @@ from service.config import Settings
 @pytest.fixture(scope="module")
 def api_schema(zoo: Path) -> schemathesis.BaseSchema:
     app = create_app(Settings(models_dir=zoo))
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    # KServe V2 tensors have rules JSON schema cannot state (the data a shape holds, the
+    # model's input names): their operations are tested with real clients (tests/v2).
+    return schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex="^/v2")
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))

@@ -270,3 +270,15 @@ def test_overload_and_deadline_over_http_and_grpc(zoo: Path) -> None:
         grpc.StatusCode.DEADLINE_EXCEEDED,
     }
     assert grpc.StatusCode.DEADLINE_EXCEEDED in codes or 504 in statuses
+
+
+def test_openapi_documents_v2_with_working_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/v2", "/v2/health/ready", "/v2/models/{model}/versions/{version}/infer"} <= set(
+        spec["paths"]
+    )
+    infer = spec["paths"]["/v2/models/{model}/infer"]["post"]
+    examples = infer["requestBody"]["content"]["application/json"]["examples"]
+    for model, example in examples.items():
+        response = client.post(f"/v2/models/{model}/infer", json=example["value"])
+        assert response.status_code == 200, response.text
