@@ -137,26 +137,33 @@ class Run:
             for model, body in self.payloads.items():
                 v2_loads = self._checked_v2_loads(server, model, grpc_port) if cfg.v2 else {}
                 for connections in cfg.connections:
-                    for protocol, load in v2_loads.items():  # beside native, same server
-                        self._record("http", f"service-{protocol}", model, load(connections))
-                    at_target = connections == TARGET_CONNECTIONS
-                    if at_target:
-                        name = load_card(model, cfg.models_dir)[1].name
-                        self._warm(server, body, connections)
-                        before = batching.read_counters(server.url, name, cfg.workers)
-                        result = loadgen.run_wrk(
-                            self.wrk,
-                            server.url,
-                            body,
-                            connections,
-                            cfg.duration_s,
-                            cfg.wrk_threads,
-                        )
-                        after = batching.read_counters(server.url, name, cfg.workers)
-                        self.results["batching"][model] = after.minus(before).to_dict()
-                    else:
-                        result = self._load(server, body, connections)
-                    self._record("http", "service", model, result)
+                    # Rounds alternate native and V2 points, so that a change in the machine's
+                    # other load hits both alike (the V2 / native target takes the median).
+                    for round_ in range(cfg.v2_rounds if v2_loads else 1):
+                        for protocol, load in v2_loads.items():
+                            result = load(connections)
+                            self._record(
+                                "http", f"service-{protocol}", model, result, round_=round_
+                            )
+                        result = self._native_point(server, model, body, connections, round_)
+                        self._record("http", "service", model, result, round_=round_)
+
+    def _native_point(
+        self, server: RunningServer, model: str, body: Payload, connections: int, round_: int
+    ) -> loadgen.LoadResult:
+        """One native point; the batching counters are read around the first at 32 clients."""
+        cfg = self.config
+        if connections != TARGET_CONNECTIONS or round_:
+            return self._load(server, body, connections)
+        name = load_card(model, cfg.models_dir)[1].name
+        self._warm(server, body, connections)
+        before = batching.read_counters(server.url, name, cfg.workers)
+        result = loadgen.run_wrk(
+            self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+        )
+        after = batching.read_counters(server.url, name, cfg.workers)
+        self.results["batching"][model] = after.minus(before).to_dict()
+        return result
 
     def _checked_v2_loads(
         self, server: RunningServer, model: str, grpc_port: int
@@ -261,10 +268,12 @@ class Run:
         result: loadgen.LoadResult,
         workers: int | None = None,
         threads: int | None = None,
+        round_: int = 0,
     ) -> None:
         entry = {
             "app": app,
             "model": model,
+            "round": round_,
             "workers": workers or self.config.workers,
             "ort_threads": threads or (self.config.ort_threads if app == "service" else None),
             **result.to_dict(),

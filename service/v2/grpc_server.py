@@ -9,6 +9,7 @@ metrics) with the HTTP status its gRPC code corresponds to.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -169,13 +170,18 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         token = request_context.enter(request)
         code = grpc.StatusCode.OK
         message = ""
+        trailers: tuple[tuple[str, str], ...] = (("x-request-id", request_id),)
         try:
-            context.set_trailing_metadata((("x-request-id", request_id),))
+            context.set_trailing_metadata(trailers)
             return await answer()
         except ServiceError as exc:
             code, message = grpc_code(exc.status), exc.message
             if exc.status >= 500 and exc.status not in (503, 504):
                 logger.error("gRPC %s: %s", method, exc.message)
+            trailers += tuple((name.lower(), value) for name, value in exc.headers.items())
+        except asyncio.CancelledError:  # the client cancelled, or its deadline passed
+            code = grpc.StatusCode.CANCELLED
+            raise
         except Exception:
             logger.exception("unexpected error in gRPC %s", method)
             code, message = grpc.StatusCode.INTERNAL, "an internal error occurred"
@@ -193,7 +199,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                         request.version,
                     )
                 )
-        await context.abort(code, message, trailing_metadata=(("x-request-id", request_id),))
+        await context.abort(code, message, trailing_metadata=trailers)
         raise AssertionError("unreachable: abort raises")
 
     def _authorize(self, context: grpc.aio.ServicerContext) -> None:

@@ -111,6 +111,22 @@ def test_targets_pass_and_fail_with_margins(tmp_path: Path) -> None:
     assert "notes before" in text and "second" in text and "first" not in text
 
 
+def test_v2_json_target_is_the_median_of_alternated_rounds() -> None:
+    rows = [
+        _row("service-v2-json", "forecast", 32, 900.0, round=0),
+        _row("service", "forecast", 32, 1000.0, round=0),
+        _row("service-v2-json", "forecast", 32, 500.0, round=1),  # a busy moment
+        _row("service", "forecast", 32, 1000.0, round=1),
+        _row("service-v2-json", "forecast", 32, 1900.0, round=2),
+        _row("service", "forecast", 32, 2000.0, round=2),
+    ]
+    results: dict[str, Any] = {"http": rows, "inprocess": [], "batching": {}}
+    found = {t.name: t for t in targets.evaluate(results)}
+    v2 = found["forecast@32: V2 JSON / native"]
+    assert v2.value == 0.9 and v2.passed is True and "0.90, 0.50, 0.95" in v2.detail
+    assert "sentiment@32: V2 JSON / native" not in found  # not measured: no target
+
+
 LOCK = Path("/tmp/rnn-bench.lock")  # every measured run on this machine holds it
 
 

@@ -244,6 +244,8 @@ def test_overload_and_deadline_over_http_and_grpc(zoo: Path) -> None:
                     try:
                         await stub.ModelInfer(request)
                     except grpc.aio.AioRpcError as exc:
+                        if exc.code() == grpc.StatusCode.UNAVAILABLE:  # Retry-After, as in HTTP
+                            assert ("retry-after", "1") in tuple(exc.trailing_metadata() or ())
                         return exc.code()
                     return grpc.StatusCode.OK
 
