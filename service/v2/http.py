@@ -9,6 +9,7 @@ request bodies. Every failure is answered as `{"error": "<message>"}`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import zlib
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ _FIXED_TEMPLATES = {"server": "/v2", "live": "/v2/health/live", "ready": "/v2/he
 _ACTIONS = {"": "model", "ready": "model_ready", "infer": "infer"}
 
 
+@functools.lru_cache(maxsize=1024)  # the edge and the handler both ask, per request
 def parse_route(path: str) -> Route | None:
     """The protocol's route of a `/v2` path, or None for a path the protocol does not have."""
     parts = path[len(PREFIX) :].strip("/").split("/") if path != PREFIX else []

@@ -93,7 +93,8 @@ def decode_http(model: ModelMetadata, header: Any, binary: memoryview) -> InferR
         not isinstance(request_id, str) or len(request_id) > MAX_ID_CHARS
     ):
         raise invalid_tensor(f"'id' must be a string of at most {MAX_ID_CHARS} characters")
-    parameters = _parameters(header.get("parameters"), "parameters")
+    raw_parameters = header.get("parameters")
+    parameters = {} if raw_parameters is None else _parameters(raw_parameters, "parameters")
     binary_output = parameters.pop(BINARY_DATA_OUTPUT, False)
     if not isinstance(binary_output, bool):
         raise invalid_tensor(f"parameters.{BINARY_DATA_OUTPUT} must be a boolean")
@@ -109,7 +110,12 @@ def decode_http(model: ModelMetadata, header: Any, binary: memoryview) -> InferR
         name, datatype = check_input(model, item.get("name"), item.get("datatype"), index, seen)
         label = f"input {name!r}"
         shape = tensors.check_shape(label, item.get("shape"))
-        size = _parameters(item.get("parameters"), f"{label} parameters").get(BINARY_DATA_SIZE)
+        raw_parameters = item.get("parameters")  # formatted names only when there are some
+        size = (
+            None
+            if raw_parameters is None
+            else _parameters(raw_parameters, f"{label} parameters").get(BINARY_DATA_SIZE)
+        )
         if size is None:
             if "data" not in item:
                 raise invalid_tensor(f"{label}: needs 'data' or a {BINARY_DATA_SIZE} parameter")
