@@ -1,4 +1,9 @@
-"""The application factory. Models load in the lifespan, never at import time."""
+"""The application factory. Models load in the lifespan, never at import time.
+
+`ServiceApp` is FastAPI for the control endpoints (health, models, metrics, admin, docs);
+the data-plane routes of the registered tasks go to `service.dataplane` before FastAPI's
+router, and `service.edge` wraps every HTTP request.
+"""
 
 from __future__ import annotations
 
@@ -7,113 +12,130 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from service import metrics, pipeline
-from service.api import admin, fastpath, forecast, handlers, health, models, sentiment
+from service import metrics
+from service.api import admin, handlers, health, models
 from service.api import metrics as metrics_api
 from service.config import Settings
+from service.dataplane import DataPlane
 from service.edge import Edge
+from service.loading import ModelLoadError
 from service.logs import AccessLog, flush_periodically
-from service.payload import Limits
-from service.registry import ModelLoadError, Registry
-from service.reload import Reloader
+from service.openapi import add_data_plane
+from service.reload import ModelLoader
+from service.state import ServiceState
 
 logger = logging.getLogger("service")
 
 
 class ServiceApp(FastAPI):
-    """FastAPI, except that the data-plane POSTs take the ASGI fast path (service.api.fastpath)."""
+    """FastAPI, except that the data-plane routes take `DataPlane` and `Edge` wraps it all."""
 
-    fast_path = True
-    edge: Edge | None = None  # request id, access log, metrics, API key, CORS (service.edge)
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.service_state = ServiceState()
+        self.loader = ModelLoader(self.service_state, settings)
+        self.data_plane = DataPlane(self.service_state, settings)
+        self.edge = Edge(self.route_request, settings, AccessLog() if settings.access_log else None)
+        self._openapi_for: object = None  # the snapshot the cached document describes
+        self.start_error: str | None = None  # why the models could not be loaded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.edge is not None and scope["type"] == "http":
+        if scope["type"] == "http":
             await self.edge(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.route_request(scope, receive, self._quiet_start_failure(send))
         else:
             await self.route_request(scope, receive, send)
 
+    def _quiet_start_failure(self, send: Send) -> Send:
+        """A start that failed on the models is one logged line, not a traceback."""
+
+        async def send_lifespan(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.start_error is not None:
+                message = {**message, "message": ""}
+            await send(message)
+
+        return send_lifespan
+
     async def route_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.fast_path and scope["type"] == "http" and scope["method"] == "POST":
-            handler = pipeline.HANDLERS.get(scope["path"])
-            if handler is not None:
-                await fastpath.serve(self.state, handler, scope, receive, send)
+        if scope["type"] == "http":
+            task = self.data_plane.task_for(scope["path"])
+            if task is not None:
+                await self.data_plane(task, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        snapshot = self.service_state.snapshot
+        if self.openapi_schema is None or self._openapi_for is not snapshot:
+            self.openapi_schema = None
+            document = super().openapi()
+            registry = snapshot.registry if snapshot is not None else None
+            add_data_plane(document, self.data_plane.limits, registry)
+            self._openapi_for = snapshot
+        return self.openapi_schema or {}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    assert isinstance(app, ServiceApp)
+    settings, state = app.settings, app.service_state
+    try:
+        snapshot = await asyncio.to_thread(app.loader.load_initial)
+    except ModelLoadError as exc:
+        app.start_error = str(exc)
+        logger.error("cannot start: %s", exc)
+        raise
+    for model in snapshot.registry.all():
+        model.batcher.start()
+        metrics.set_model_info(model.name, model.version, model.card.task, model.card.sha256)
+    state.publish(snapshot)
+    state.ready = True
+    logger.info("ready: %s", ", ".join(f"{m.name}/{m.version}" for m in snapshot.registry.all()))
+    access_log = app.edge.access_log
+    background: list[asyncio.Task[None]] = []
+    if metrics.multiprocess_dir() is not None:  # else each scrape flushes this process
+        background.append(asyncio.create_task(metrics.flush_periodically(1.0)))
+    if access_log is not None:
+        background.append(asyncio.create_task(flush_periodically(access_log, 1.0)))
+    if settings.reload_interval_s > 0:
+        background.append(asyncio.create_task(app.loader.run()))
+    try:
+        yield
+    finally:
+        state.ready = False
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        final = state.snapshot
+        for model in final.registry.all() if final is not None else []:
+            await model.batcher.stop()
+        if access_log is not None:
+            access_log.flush()
 
 
 def create_app(settings: Settings | None = None) -> ServiceApp:
     settings = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            registry = Registry.load(settings)
-        except ModelLoadError as exc:
-            logger.error("cannot start: %s", exc)
-            raise
-        for model in registry.all():
-            model.batcher.start()
-            metrics.set_model_info(model.name, model.version, model.card.task, model.card.sha256)
-        app.state.registry = registry
-        app.state.ready = True
-        logger.info(
-            "ready: %s",
-            ", ".join(f"{model.name}/{model.version}" for model in registry.all()),
-        )
-        access_log = edge.access_log
-        background: list[asyncio.Task[None]] = []
-        if metrics.multiprocess_dir() is not None:  # else each scrape flushes this process
-            background.append(asyncio.create_task(metrics.flush_periodically(1.0)))
-        if access_log is not None:
-            background.append(asyncio.create_task(flush_periodically(access_log, 1.0)))
-        if settings.reload_interval_s > 0:
-            background.append(asyncio.create_task(app.state.reloader.run()))
-        try:
-            yield
-        finally:
-            app.state.ready = False
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for model in app.state.registry.all():  # hot reload may have added versions
-                await model.batcher.stop()
-            if access_log is not None:
-                access_log.flush()
-
     app = ServiceApp(
+        settings,
         title="rnn-serving",
         version="0.1.0",
         description="Recurrent forecasting and sentiment models served with onnxruntime.",
         lifespan=lifespan,
+        redirect_slashes=False,  # "/models/" gets the 404 error body, not an empty redirect
         # FastAPI's built-in OpenTelemetry hooks check their providers on every request;
         # nothing here exports traces, and the check costs ~10% of a forecast request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.fast_path = settings.fast_path
-    edge = Edge(app.route_request, settings, AccessLog() if settings.access_log else None)
-    app.edge = edge
-    app.state.settings = settings
-    app.state.limits = Limits(
-        max_items=settings.max_items,
-        max_series_length=settings.max_series_length,
-        max_text_chars=settings.max_text_chars,
-    )
-    app.state.registry = None
-    app.state.ready = False
-    app.state.reloader = Reloader(app.state, settings)
     handlers.install(app)
-    for router in (
-        health.router,
-        models.router,
-        forecast.router,
-        sentiment.router,
-        metrics_api.router,
-    ):
+    for router in (health.router, models.router, metrics_api.router):
         app.include_router(router)
     if settings.api_key:  # the admin endpoints exist only behind an API key
         app.include_router(admin.router)

@@ -1,18 +1,20 @@
-"""Hot reload: new version directories under `models/<name>/` are served without a restart.
+"""Start-up loading and hot reload: one discovery, one set of checks, one swap.
 
-The `Reloader` scans the models directory every `reload_interval_s` seconds (and on
-POST /admin/reload). A new `<name>/<version>/` is loaded off the event loop and verified the
-way start-up verifies (card, sha256, graph against card, warm-up) plus a self-test (finite
-outputs; each row answers the same alone and inside a padded batch). Only then is a new
-`Registry` holding every old version and the new one swapped in, with one attribute
-assignment, so a request sees either the old set or the new one, never a half-loaded model.
-Requests pinned to an old version keep working: its `LoadedModel` and batcher are unchanged.
+At start-up every `<name>/<version>/` directory is loaded and verified (service.loading).
+A version that fails is not served: it is logged, counted
+(rnn_serve_model_load_failures_total) and listed under `load_failures` in GET /models, and
+the service becomes ready with the versions that passed, so one bad directory can never stop
+a replica from starting. With `strict_models` (for CI) any failure stops the start instead.
+Start-up fails when no valid model is left at all.
 
-A version that fails is not served, the previous default keeps serving, and the failure is
-logged, counted (rnn_serve_model_load_failures_total) and listed under `load_failures` in
-GET /models. It is retried only when its files change (a copy that was still in progress).
-Hidden directories (the exporter stages artifacts in `.name.*` folders) are never looked at.
-A version directory already served is never reloaded: versions are immutable once served.
+Every `reload_interval_s` seconds (and on POST /admin/reload) the directory is scanned
+again: a new version is loaded off the event loop with the same checks and swapped in with
+one assignment of a new immutable snapshot; a served version whose directory is gone is
+unloaded. Every worker process scans on its own, so all of them agree on the served
+versions (and on each default) within one interval. A failed version is retried only when
+its files change (a copy that was still in progress). Hidden directories (the exporter
+stages artifacts in `.name.*` folders) are never looked at. A version directory already
+served is never reloaded: versions are immutable once served.
 """
 
 from __future__ import annotations
@@ -20,40 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from starlette.datastructures import State
-
-from contract.card import CARD_FILE
 from service import metrics
 from service.config import Settings
-from service.registry import LoadedModel, ModelLoadError, Registry, is_hidden, load_model
+from service.loading import LoadFailure, ModelLoadError, load_model, version_dirs
+from service.registry import LoadedModel, Registry
+from service.state import ServiceState, Snapshot
 
 logger = logging.getLogger(__name__)
 
-SELF_TEST_TOLERANCE = 1e-5
 Signature = tuple[tuple[str, int, int], ...]
-
-
-@dataclass(frozen=True)
-class LoadFailure:
-    name: str
-    version: str
-    directory: str
-    error: str
-    detected_at: float  # unix time
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "directory": self.directory,
-            "error": self.error,
-            "detected_at": self.detected_at,
-        }
 
 
 def signature(directory: Path) -> Signature:
@@ -62,57 +41,37 @@ def signature(directory: Path) -> Signature:
     return tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files)
 
 
-def self_test(model: LoadedModel) -> None:
-    """Rows of different lengths must answer the same alone and padded in one batch."""
-    rows = _sample_rows(model)
-    together = model.runner(rows)
-    if not np.all(np.isfinite(together)):
-        raise ModelLoadError(f"{model.directory}: self-test output is not finite")
-    if model.card.sentiment is not None and not np.all((together >= 0) & (together <= 1)):
-        raise ModelLoadError(f"{model.directory}: self-test probabilities are outside [0, 1]")
-    for index, row in enumerate(rows):
-        alone = model.runner([row])[0]
-        difference = float(np.max(np.abs(alone - together[index])))
-        if difference > SELF_TEST_TOLERANCE:
-            raise ModelLoadError(
-                f"{model.directory}: self-test row {index} (length {len(row)}) differs by "
-                f"{difference:.3g} between a batch and alone (padding is not exact)"
-            )
+class ModelLoader:
+    """Owns the models directory: loads it at start-up, then keeps the state in step with it."""
 
-
-def _sample_rows(model: LoadedModel) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    if model.card.forecast is not None:
-        spec = model.card.forecast
-        lengths = [spec.min_length, spec.min_length + 7, spec.min_length + 20]
-        return [rng.standard_normal((n, spec.n_features)).astype(np.float32) for n in lengths]
-    assert model.card.sentiment is not None
-    tokenizer = model.card.sentiment.tokenizer
-    lengths = sorted({1, max(1, tokenizer.max_length // 2), tokenizer.max_length})
-    return [rng.integers(1, tokenizer.num_words, n).astype(np.int64) for n in lengths]
-
-
-def load_verified(directory: Path, settings: Settings) -> LoadedModel:
-    """Start-up's checks and warm-up (service.registry), then the self-test. Blocking."""
-    model = load_model(directory, settings)
-    try:
-        self_test(model)
-    except ModelLoadError:
-        raise
-    except Exception as exc:
-        raise ModelLoadError(f"{directory}: self-test failed: {exc}") from exc
-    return model
-
-
-class Reloader:
-    def __init__(self, state: State, settings: Settings) -> None:
+    def __init__(self, state: ServiceState, settings: Settings) -> None:
         self.state = state
         self.settings = settings
-        self.failures: dict[Path, tuple[Signature, LoadFailure]] = {}
+        self.root = settings.models_dir
+        self._failed: dict[Path, Signature] = {}  # failed directory -> files when it failed
         self._lock = asyncio.Lock()
 
-    def load_failures(self) -> list[dict[str, Any]]:
-        return [failure.as_dict() for _, failure in self.failures.values()]
+    def load_initial(self) -> Snapshot:
+        """Blocking: every valid version, and a failure per invalid one (or raise if strict)."""
+        models: list[LoadedModel] = []
+        failures: dict[str, LoadFailure] = {}
+        reasons: list[str] = []
+        for directory in version_dirs(self.root):
+            try:
+                models.append(load_model(directory, self.settings))
+            except ModelLoadError as exc:
+                if self.settings.strict_models:
+                    raise
+                failure = self._failure(directory, exc)
+                failures[failure.directory] = failure
+                reasons.append(str(exc))
+        if not models:
+            if reasons:
+                raise ModelLoadError("no model found that passes its checks: " + "; ".join(reasons))
+            raise ModelLoadError(
+                f"{self.root}: no model found (expected <name>/<version>/card.json)"
+            )
+        return Snapshot(Registry(models), failures)
 
     async def run(self) -> None:
         """Poll forever (a task of the app's lifespan)."""
@@ -124,68 +83,78 @@ class Reloader:
                 logger.exception("model reload scan failed")
 
     async def scan(self) -> dict[str, list[str]]:
-        """Load every new version directory; return what was loaded and what failed."""
+        """Load new version directories, unload vanished ones; report what was loaded/failed."""
         async with self._lock:
+            snapshot = self.state.snapshot
+            assert snapshot is not None, "scans start after start-up loading"
+            directories = version_dirs(self.root)
+            present = {directory.resolve() for directory in directories}
+            registry, failures = snapshot.registry, dict(snapshot.failures)
+            gone = [m for m in registry.all() if m.directory.resolve() not in present]
+            for key in [k for k in failures if (self.root / k).resolve() not in present]:
+                del failures[key]
+            served = {m.directory.resolve() for m in registry.all()} - {
+                m.directory.resolve() for m in gone
+            }
             loaded: list[str] = []
             failed: list[str] = []
-            for directory in self._candidates():
-                model = await self._load(directory)
-                if model is None:
-                    failed.append(f"{directory.parent.name}/{directory.name}")
+            for directory in directories:
+                if directory.resolve() in served or self._unchanged_failure(directory):
                     continue
-                self._swap_in(model)
-                loaded.append(f"{model.name}/{model.version}")
+                label = f"{directory.parent.name}/{directory.name}"
+                try:
+                    model = await asyncio.to_thread(load_model, directory, self.settings)
+                except OSError:
+                    continue  # moved away meanwhile; the next scan sees what is there
+                except ModelLoadError as exc:
+                    failure = self._failure(directory, exc)
+                    failures[failure.directory] = failure
+                    failed.append(label)
+                    continue
+                self._failed.pop(directory, None)
+                failures.pop(label, None)
+                model.batcher.start()
+                metrics.set_model_info(
+                    model.name, model.version, model.card.task, model.card.sha256
+                )
+                registry = registry.with_model(model)
+                loaded.append(label)
+            if gone:
+                registry = registry.without({(m.name, m.version) for m in gone})
+            if loaded or gone or failures != snapshot.failures:
+                self.state.publish(Snapshot(registry, failures))  # the atomic swap
+            for model in gone:
+                logger.warning(
+                    "model version unloaded, its directory is gone: %s/%s",
+                    model.name,
+                    model.version,
+                    extra={"model": model.name, "version": model.version},
+                )
+                await model.batcher.stop()
+            for label in loaded:
+                name = label.split("/", 1)[0]
+                logger.info(
+                    "model version loaded without a restart: %s (default now %s)",
+                    label,
+                    registry.default_version(name),
+                )
             return {"loaded": loaded, "failed": failed}
 
-    def _candidates(self) -> list[Path]:
-        registry: Registry = self.state.registry
-        root = self.settings.models_dir
-        served = {model.directory.resolve() for model in registry.all()}
-        candidates = []
-        for card_path in sorted(root.glob(f"*/*/{CARD_FILE}")):
-            directory = card_path.parent
-            if is_hidden(directory.relative_to(root)) or directory.resolve() in served:
-                continue
-            known = self.failures.get(directory)
-            try:
-                unchanged = known is not None and known[0] == signature(directory)
-            except OSError:  # moved away meanwhile (the exporter retires replaced versions)
-                continue
-            if not unchanged:
-                candidates.append(directory)
-        return candidates
+    def _unchanged_failure(self, directory: Path) -> bool:
+        known = self._failed.get(directory)
+        try:
+            return known is not None and known == signature(directory)
+        except OSError:  # moved away meanwhile (the exporter retires replaced versions)
+            return True
 
-    async def _load(self, directory: Path) -> LoadedModel | None:
+    def _failure(self, directory: Path, exc: ModelLoadError) -> LoadFailure:
         name, version = directory.parent.name, directory.name
         try:
-            current = signature(directory)
-            model = await asyncio.to_thread(load_verified, directory, self.settings)
+            self._failed[directory] = signature(directory)
         except OSError:
-            return None  # moved away meanwhile; the next scan sees what is there
-        except ModelLoadError as exc:
-            failure = LoadFailure(name, version, str(directory), str(exc), time.time())
-            self.failures[directory] = (current, failure)
-            metrics.model_load_failed(name, version)
-            logger.error(
-                "new model version not served: %s",
-                exc,
-                extra={"model": name, "version": version},
-            )
-            return None
-        self.failures.pop(directory, None)
-        return model
-
-    def _swap_in(self, model: LoadedModel) -> None:
-        old: Registry = self.state.registry
-        models = {name: dict(versions) for name, versions in old.models.items()}
-        models.setdefault(model.name, {})[model.version] = model
-        model.batcher.start()
-        self.state.registry = Registry(models)  # the atomic swap
-        metrics.set_model_info(model.name, model.version, model.card.task, model.card.sha256)
-        logger.info(
-            "model version loaded without a restart: %s/%s (default now %s)",
-            model.name,
-            model.version,
-            self.state.registry.default_version(model.name),
-            extra={"model": model.name, "version": model.version},
-        )
+            self._failed.pop(directory, None)
+        # Open endpoints show paths relative to the models directory, never the host's layout.
+        error = str(exc).replace(f"{self.root.resolve()}/", "").replace(f"{self.root}/", "")
+        metrics.model_load_failed(name, version)
+        logger.error("model version not served: %s", exc, extra={"model": name, "version": version})
+        return LoadFailure(name, version, f"{name}/{version}", error, time.time())

@@ -1,6 +1,7 @@
-"""Pydantic models of the API, for the OpenAPI document (/docs) and for tests.
+"""Pydantic models of the answers, for the OpenAPI document (/docs) and for tests.
 
-The hot endpoints do not parse with these (see service.payload); they describe the same shapes.
+Request bodies of the data plane are described by each task's `request_schema`
+(service.tasks), which states exactly what its hand-written checks accept.
 """
 
 from __future__ import annotations
@@ -9,41 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORECAST_EXAMPLE: dict[str, Any] = {
-    # yearly sunspot numbers 1700-1729 (statsmodels' sunspots data set)
-    "series": [
-        [
-            *(5, 11, 16, 23, 36, 58, 29, 20, 10, 8, 3, 0, 0, 2, 11),
-            *(27, 47, 63, 60, 39, 28, 26, 22, 11, 21, 40, 78, 122, 103, 73),
-        ]
-    ],
-    "horizon": 5,
-}
-SENTIMENT_EXAMPLE: dict[str, Any] = {
-    "texts": ["A wonderful film, I loved every minute.", "Dull plot and wooden acting."]
-}
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ForecastRequest(_Model):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [FORECAST_EXAMPLE]})
-
-    series: list[list[float] | list[list[float]]] = Field(
-        description=(
-            "One entry per series: a list of numbers (univariate model) or a list of rows of "
-            "the model's n_features numbers. Series may have different lengths."
-        ),
-        min_length=1,
-        max_length=256,
-    )
-    horizon: int | None = Field(
-        default=None, ge=1, description="Steps to forecast; default and maximum: the model's."
-    )
-    model: str | None = Field(default=None, description="Model name; default: the forecast model.")
-    version: str | None = Field(default=None, description="Pinned version; default: the newest.")
 
 
 class ForecastResponse(_Model):
@@ -53,14 +22,6 @@ class ForecastResponse(_Model):
     forecasts: list[list[float] | list[list[float]]] = Field(
         description="Per series, `horizon` values (one target) or rows of target values."
     )
-
-
-class SentimentRequest(_Model):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [SENTIMENT_EXAMPLE]})
-
-    texts: list[str] = Field(min_length=1, max_length=256, description="Raw review texts.")
-    model: str | None = Field(default=None, description="Model name; default: the sentiment model.")
-    version: str | None = Field(default=None, description="Pinned version; default: the newest.")
 
 
 class SentimentResult(_Model):
@@ -117,7 +78,7 @@ class ModelList(_Model):
     models: list[ModelInfo]
     load_failures: list[LoadFailure] = Field(
         default_factory=list,
-        description="Versions found by hot reload that failed verification and are not served.",
+        description="Version directories that failed verification and are not served.",
     )
 
 
@@ -135,24 +96,20 @@ class Readiness(_Model):
     models: dict[str, list[str]]
 
 
-def request_body(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
-    """`openapi_extra` documenting a JSON body that the endpoint reads itself."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": model.model_json_schema(),
-                    "examples": {"example": {"value": example}},
-                }
-            },
-        }
-    }
-
-
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed JSON"},
-    404: {"model": ErrorResponse, "description": "Unknown model or version"},
+    404: {
+        "model": ErrorResponse,
+        "description": "Unknown model or version, or a model of another task",
+    },
+    405: {
+        "model": ErrorResponse,
+        "description": "Wrong method (the Allow header names the right one)",
+    },
+    409: {
+        "model": ErrorResponse,
+        "description": "Several models of the task are served and the request names none",
+    },
     413: {"model": ErrorResponse, "description": "Body larger than the limit"},
     415: {"model": ErrorResponse, "description": "Content type is not application/json"},
     422: {"model": ErrorResponse, "description": "Invalid request; the message names the field"},

@@ -16,5 +16,5 @@ router = APIRouter(prefix="/admin", tags=["admin"])
     summary="Scan the models directory now; load, verify and serve new versions",
 )
 async def reload_models(request: Request) -> ReloadResult:
-    result = await request.app.state.reloader.scan()
+    result = await request.app.loader.scan()
     return ReloadResult(**result)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
+from service.api.deps import StateDep
 from service.errors import error_body
 from service.schemas import ErrorResponse, Health, Readiness
 
@@ -21,10 +22,10 @@ async def healthz() -> Health:
     responses={503: {"model": ErrorResponse, "description": "Models not loaded yet"}},
     summary="200 once every model is loaded and warmed up, else 503",
 )
-async def readyz(request: Request) -> Readiness | Response:
-    registry = getattr(request.app.state, "registry", None)
-    if registry is None or not request.app.state.ready:
+async def readyz(state: StateDep) -> Readiness | Response:
+    snapshot = state.snapshot
+    if snapshot is None or not state.ready:
         body = error_body("not_ready", "the models are not loaded and warmed up yet")
         return Response(body, status_code=503, media_type="application/json")
-    models = {name: list(versions) for name, versions in registry.models.items()}
+    models = {name: list(versions) for name, versions in snapshot.registry.models.items()}
     return Readiness(status="ready", models=models)

@@ -1,14 +1,22 @@
-"""The served models: their cards and their batching counters."""
+"""The served models: their cards, plain serving facts and their batching counters."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from dataclasses import asdict
+from typing import Any
 
-from service.api.deps import RegistryDep
+from fastapi import APIRouter
+
+from service.api.deps import RegistryDep, StateDep
 from service.registry import LoadedModel, Registry
 from service.schemas import ERROR_RESPONSES, LoadFailure, ModelInfo, ModelList, ModelVersion
 
 router = APIRouter(tags=["models"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: ERROR_RESPONSES[404],
+    422: ERROR_RESPONSES[422],
+    503: ERROR_RESPONSES[503],
+}
 
 
 def _version(model: LoadedModel) -> ModelVersion:
@@ -30,9 +38,15 @@ def _info(registry: Registry, name: str) -> ModelInfo:
     )
 
 
-@router.get("/models", response_model=ModelList, summary="Every served model with its cards")
-async def list_models(registry: RegistryDep, request: Request) -> ModelList:
-    failures = [LoadFailure(**f) for f in request.app.state.reloader.load_failures()]
+@router.get(
+    "/models",
+    response_model=ModelList,
+    responses={503: ERROR_RESPONSES[503]},
+    summary="Every served model with its cards, and the versions that are not served",
+)
+async def list_models(state: StateDep, registry: RegistryDep) -> ModelList:
+    snapshot = state.snapshot
+    failures = [LoadFailure(**asdict(f)) for f in snapshot.failures.values()] if snapshot else []
     return ModelList(
         models=[_info(registry, name) for name in registry.models], load_failures=failures
     )
@@ -41,7 +55,7 @@ async def list_models(registry: RegistryDep, request: Request) -> ModelList:
 @router.get(
     "/models/{name}",
     response_model=ModelInfo,
-    responses={404: ERROR_RESPONSES[404]},
+    responses=_NOT_FOUND,
     summary="One model: its versions, cards and average batch size",
 )
 async def get_model(name: str, registry: RegistryDep) -> ModelInfo:
@@ -51,9 +65,8 @@ async def get_model(name: str, registry: RegistryDep) -> ModelInfo:
 @router.get(
     "/models/{name}/{version}",
     response_model=ModelVersion,
-    responses={404: ERROR_RESPONSES[404]},
+    responses=_NOT_FOUND,
     summary="One model version: its card and average batch size",
 )
 async def get_model_version(name: str, version: str, registry: RegistryDep) -> ModelVersion:
-    task = registry.versions(name)[registry.default_version(name)].card.task
-    return _version(registry.resolve(task, name, version))
+    return _version(registry.get(name, version))

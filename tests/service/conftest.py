@@ -17,9 +17,8 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_model_zoo(tmp_path_factory.mktemp("models"))
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["fast-path", "fastapi-routes"])
-def client(zoo: Path, request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    """Every API test runs against both ways of serving the data plane."""
-    settings = Settings(models_dir=zoo, fast_path=request.param)
+@pytest.fixture(scope="module")
+def client(zoo: Path) -> Iterator[TestClient]:
+    settings = Settings(models_dir=zoo)
     with TestClient(create_app(settings)) as test_client:
         yield test_client

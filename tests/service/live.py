@@ -71,7 +71,7 @@ class SlowRunner:
 
 def slow_down(app: ServiceApp, name: str, version: str, delay_s: float) -> SlowRunner:
     """Make one loaded model version slow (call once the app is serving)."""
-    model = app.state.registry.models[name][version]
+    model = app.service_state.serving().get(name, version)
     runner = SlowRunner(model.batcher.run_batch, delay_s)
     model.batcher.run_batch = runner
     return runner

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from service import pipeline
+from service import dataplane
 from service.app import create_app
 from service.config import Settings
 from service.edge import ConnectionRecycler
@@ -36,17 +36,17 @@ class CapturedLog(AccessLog):
         return [orjson.loads(line) for line in self.captured.getvalue().splitlines()]
 
 
-def _serve(zoo: Path, fast_path: bool, **settings: Any) -> tuple[TestClient, CapturedLog]:
-    app = create_app(Settings(models_dir=zoo, fast_path=fast_path, **settings))
+def _serve(zoo: Path, **settings: Any) -> tuple[TestClient, CapturedLog]:
+    app = create_app(Settings(models_dir=zoo, **settings))
     log = CapturedLog()
     assert app.edge is not None
     app.edge.access_log = log
     return TestClient(app, raise_server_exceptions=False), log
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-routes"])
-def logged(zoo: Path, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, CapturedLog]]:
-    client, log = _serve(zoo, request.param)
+@pytest.fixture
+def logged(zoo: Path) -> Iterator[tuple[TestClient, CapturedLog]]:
+    client, log = _serve(zoo)
     with client:
         yield client, log
 
@@ -101,9 +101,8 @@ def test_log_records_are_json_lines() -> None:
     assert entry["logger"] == "service" and entry["model"] == "forecast"
 
 
-@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-routes"])
-def test_api_key_guards_inference_when_set(zoo: Path, fast_path: bool) -> None:
-    client, _ = _serve(zoo, fast_path, api_key=KEY)
+def test_api_key_guards_inference_when_set(zoo: Path) -> None:
+    client, _ = _serve(zoo, api_key=KEY)
     with client:
         for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}):
             refused = client.post("/forecast", json=FORECAST, headers=headers)
@@ -123,7 +122,7 @@ def test_api_key_guards_inference_when_set(zoo: Path, fast_path: bool) -> None:
 
 def test_api_key_is_off_by_default(zoo: Path) -> None:
     assert Settings(models_dir=zoo).api_key == ""
-    client, _ = _serve(zoo, True)
+    client, _ = _serve(zoo)
     with client:
         assert client.post("/forecast", json=FORECAST).status_code == 200
 
@@ -132,15 +131,14 @@ def test_the_api_key_never_shows_in_the_settings_repr(zoo: Path) -> None:
     assert KEY not in repr(Settings(models_dir=zoo, api_key=KEY))
 
 
-@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-routes"])
-def test_cors_is_off_unless_configured(zoo: Path, fast_path: bool) -> None:
+def test_cors_is_off_unless_configured(zoo: Path) -> None:
     origin = {"Origin": "https://app.example"}
     preflight = {
         **origin,
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type",
     }
-    client, _ = _serve(zoo, fast_path)
+    client, _ = _serve(zoo)
     with client:
         answer = client.post("/forecast", json=FORECAST, headers=origin)
         assert "access-control-allow-origin" not in answer.headers
@@ -149,7 +147,7 @@ def test_cors_is_off_unless_configured(zoo: Path, fast_path: bool) -> None:
             not in client.options("/forecast", headers=preflight).headers
         )
 
-    client, _ = _serve(zoo, fast_path, cors_origins="https://app.example, https://other.example")
+    client, _ = _serve(zoo, cors_origins="https://app.example, https://other.example")
     with client:
         answer = client.post("/forecast", json=FORECAST, headers=origin)
         assert answer.status_code == 200
@@ -164,16 +162,14 @@ def test_cors_is_off_unless_configured(zoo: Path, fast_path: bool) -> None:
         assert "access-control-allow-origin" not in stranger.headers
 
 
-@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "fastapi-routes"])
 def test_an_internal_error_answers_without_a_stack_trace(
-    zoo: Path, fast_path: bool, monkeypatch: pytest.MonkeyPatch
+    zoo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(*args: object) -> bytes:
         raise RuntimeError("secret internal detail /srv/models/x.onnx")
 
-    monkeypatch.setitem(pipeline.HANDLERS, "/forecast", broken)
-    monkeypatch.setattr(pipeline, "forecast", broken)
-    client, log = _serve(zoo, fast_path)
+    monkeypatch.setattr(dataplane, "run", broken)
+    client, log = _serve(zoo)
     with client:
         answer = client.post("/forecast", json=FORECAST)
     assert answer.status_code == 500

@@ -1,4 +1,4 @@
-"""Every bad input of issue 4: one error shape, the right status, a message naming the field."""
+"""Every bad input: one error shape, the right status, a message naming the field."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _assert_error(response: Any, status: int, code: str, fragment: str) -> dict[
         ({"series": [GOOD_SERIES], "horizon": 0}, "horizon must be a positive integer, got 0"),
         ({"series": [GOOD_SERIES], "horizon": 2.5}, "horizon must be a positive integer"),
         ({"series": [GOOD_SERIES], "horizon": True}, "horizon must be a positive integer"),
-        ({"series": [GOOD_SERIES], "model": 3}, "model must be a non-empty string"),
+        ({"series": [GOOD_SERIES], "model": 3}, "model must be a string, got a number"),
     ],
 )
 def test_forecast_rejects_with_422(client: TestClient, payload: Any, fragment: str) -> None:
@@ -59,7 +59,7 @@ def test_forecast_rejects_with_422(client: TestClient, payload: Any, fragment: s
 def test_a_model_of_another_task_is_refused(client: TestClient) -> None:
     _assert_error(
         client.post("/forecast", json={"series": [GOOD_SERIES], "model": "sentiment"}),
-        422,
+        404,
         "wrong_task",
         "model 'sentiment' is a sentiment model, not a forecast model",
     )
@@ -113,7 +113,7 @@ def test_every_bad_series_is_reported_not_only_the_first(client: TestClient) -> 
         ({"texts": ["fine", 5]}, "texts[1] must be a string, got a number"),
         ({"texts": [None]}, "texts[0] must be a string, got null"),
         ({"texts": ["fine"], "lang": "en"}, "lang is not a known field"),
-        ({"texts": ["fine"], "version": ""}, "version must be a non-empty string"),
+        ({"texts": ["fine"], "version": ""}, "version must not be empty"),
     ],
 )
 def test_sentiment_rejects_with_422(client: TestClient, payload: Any, fragment: str) -> None:
@@ -173,7 +173,7 @@ def test_unknown_model_and_version_are_404(client: TestClient) -> None:
 def test_unknown_route_and_method(client: TestClient) -> None:
     _assert_error(client.get("/predict"), 404, "not_found", "no route GET /predict")
     response = client.get("/forecast")
-    _assert_error(response, 405, "method_not_allowed", "method GET is not allowed on /forecast")
+    _assert_error(response, 405, "method_not_allowed", "/forecast takes POST with a JSON body")
     assert response.headers["allow"] == "POST"
 
 

@@ -116,8 +116,25 @@ def test_make_serve_command_starts_on_the_bundled_models() -> None:
 
 
 def test_documented_examples_work_on_the_bundled_models(bundled: TestClient) -> None:
+    """Every documented example is answered by the model it names, as onnxruntime answers."""
     spec = bundled.get("/openapi.json").json()
     for path in ("/forecast", "/sentiment"):
         content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
-        response = bundled.post(path, json=content["examples"]["example"]["value"])
-        assert response.status_code == 200, response.text
+        assert content["examples"]
+        for example in content["examples"].values():
+            body = example["value"]
+            response = bundled.post(path, json=body)
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert (answer["model"], answer["version"]) == (body["model"], body["version"])
+            directory = MODELS / body["model"] / body["version"]
+            if path == "/forecast":
+                expected = direct_forecast(directory, body["series"])
+                got = np.asarray(answer["forecasts"])
+                np.testing.assert_allclose(
+                    got, np.asarray(expected)[:, : body["horizon"], 0], rtol=1e-5, atol=1e-5
+                )
+            else:
+                probabilities = direct_sentiment(directory, body["texts"])
+                positive = [r["probabilities"]["positive"] for r in answer["results"]]
+                np.testing.assert_allclose(positive, probabilities, atol=1e-6)

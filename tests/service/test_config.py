@@ -18,10 +18,10 @@ def test_defaults_are_the_documented_limits() -> None:
 
 def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RNN_SERVE_MAX_ITEMS", "12")
-    monkeypatch.setenv("RNN_SERVE_FAST_PATH", "false")
+    monkeypatch.setenv("RNN_SERVE_STRICT_MODELS", "true")
     settings = Settings()
     assert settings.max_items == 12
-    assert settings.fast_path is False
+    assert settings.strict_models is True
 
 
 def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,14 +35,14 @@ def test_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
             "/srv/models",
             "--max-queue-delay-ms",
             "1.5",
-            "--no-fast-path",
+            "--strict-models",
         ]
     )
     assert settings.port == 8123
     assert settings.workers == 3  # from the environment: no flag given
     assert settings.models_dir == Path("/srv/models")
     assert settings.max_queue_delay_ms == 1.5
-    assert settings.fast_path is False
+    assert settings.strict_models is True
 
 
 def test_invalid_values_are_refused() -> None:

@@ -52,12 +52,20 @@ def test_model_stats_show_batching(client: TestClient) -> None:
 def test_openapi_documents_bodies_with_examples(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/forecast"]["post"]["requestBody"]["content"]["application/json"]
-    assert body["examples"]["example"]["value"]["series"]
     assert "series" in body["schema"]["properties"]
     assert "/sentiment" in spec["paths"]
     assert client.get("/docs").status_code == 200
-    # The documented example is a valid request.
-    example = body["examples"]["example"]["value"]
-    assert client.post("/forecast", json=example).status_code == 200
-    sentiment = spec["paths"]["/sentiment"]["post"]["requestBody"]["content"]["application/json"]
-    assert client.post("/sentiment", json=sentiment["examples"]["example"]["value"]).is_success
+    # One example per served version, each naming its model and answered by it.
+    for path, task in (("/forecast", "forecast"), ("/sentiment", "sentiment")):
+        content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        served = {
+            f"{model['name']}/{version['version']}"
+            for model in client.get("/models").json()["models"]
+            if model["task"] == task
+            for version in model["versions"]
+        }
+        assert set(content["examples"]) == served
+        for key, example in content["examples"].items():
+            answer = client.post(path, json=example["value"])
+            assert answer.status_code == 200, answer.text
+            assert f"{answer.json()['model']}/{answer.json()['version']}" == key

@@ -1,4 +1,5 @@
-"""Start-up validation: a broken artifact stops the service and names the file."""
+"""Start-up validation: every check names the file; strict start-up stops on the first, the
+default start-up skips a broken version, reports it and serves the rest."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from contract.hashing import sha256_of
 from service.app import create_app
 from service.config import Settings
 from service.errors import ServiceError
-from service.registry import ModelLoadError, Registry, version_key
+from service.loading import ModelLoadError
+from service.registry import Registry, version_key
+from service.reload import ModelLoader
+from service.state import ServiceState
 from tests.service.fixtures import write_forecast_model, write_sentiment_model
 
 
 def _load(root: Path) -> Registry:
-    return Registry.load(Settings(models_dir=root))
+    loader = ModelLoader(ServiceState(), Settings(models_dir=root, strict_models=True))
+    return loader.load_initial().registry
 
 
 def test_version_order_is_numeric_aware() -> None:
@@ -122,7 +127,7 @@ def test_several_models_of_a_task_need_a_name(tmp_path: Path) -> None:
     registry = _load(tmp_path)
     with pytest.raises(ServiceError, match="several forecast models are served") as caught:
         registry.resolve("forecast", None, None)
-    assert (caught.value.status, caught.value.code) == (422, "ambiguous_model")
+    assert (caught.value.status, caught.value.code) == (409, "ambiguous_model")
     assert registry.resolve("forecast", "co2", None).name == "co2"
     with pytest.raises(ServiceError, match="no sentiment model is served"):
         registry.resolve("sentiment", None, None)
@@ -141,3 +146,30 @@ def test_hidden_staging_directories_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "forecast" / ".2.abc123").mkdir()
     (tmp_path / ".cache").mkdir()
     assert list(_load(tmp_path).models["forecast"]) == ["1"]
+
+
+def test_default_start_up_skips_a_broken_version_and_reports_it(tmp_path: Path) -> None:
+    write_forecast_model(tmp_path, "forecast", "1")
+    broken = write_forecast_model(tmp_path, "forecast", "2")
+    (broken / "model.onnx").write_bytes(b"garbage")
+    with TestClient(create_app(Settings(models_dir=tmp_path))) as client:
+        assert client.get("/readyz").json()["models"] == {"forecast": ["1"]}
+        assert client.post("/forecast", json={"series": [[1.0] * 12]}).json()["version"] == "1"
+        failures = client.get("/models").json()["load_failures"]
+    assert [(f["name"], f["version"], f["directory"]) for f in failures] == [
+        ("forecast", "2", "forecast/2")
+    ]
+    assert "sha256" in failures[0]["error"]
+    assert str(tmp_path) not in failures[0]["error"]  # no host paths on an open endpoint
+
+
+def test_strict_start_up_refuses_a_broken_version(tmp_path: Path) -> None:
+    write_forecast_model(tmp_path, "forecast", "1")
+    broken = write_forecast_model(tmp_path, "forecast", "2")
+    (broken / "model.onnx").write_bytes(b"garbage")
+    app = create_app(Settings(models_dir=tmp_path, strict_models=True))
+    with (
+        pytest.raises(ModelLoadError, match=re.escape(str(broken / "model.onnx"))),
+        TestClient(app),
+    ):
+        pass

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from service.config import Settings
-from service.registry import load_model
+from service.loading import load_model
 from service.runtime import DynamicBatcher, length_groups, pad_rows
 
 

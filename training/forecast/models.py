@@ -2,7 +2,9 @@
 
 Every builder returns an uncompiled `keras.Sequential`. Sequence-to-sequence heads use a plain
 `Dense` on the 3-D tensor instead of `TimeDistributed(Dense)`: they compute the same thing, and
-Keras 3.15's `TimeDistributed` breaks with a dynamic time axis (see FACTS.md).
+Keras 3.15.1's `TimeDistributed` with a dynamic time axis, under `tf.function`/export, loops
+over the batch size instead of time (keras/src/layers/rnn/time_distributed.py), so the
+exported graph fails or is silently wrong.
 """
 
 from __future__ import annotations

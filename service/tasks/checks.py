@@ -1,7 +1,10 @@
 """Checks shared by every request body: a JSON object with known fields of the right types.
 
-Hand-written instead of a pydantic body model: on this hot path pydantic costs several times
-the model itself (FACTS.md, "HTTP serving"), and these checks give messages naming the field.
+Hand-written instead of a pydantic body model: measured on this service's machine, a FastAPI
+route with a pydantic body model (`list[list[float]]`) and no inference served 0.18 of the
+requests per second of a bare ASGI app, while parsing with orjson and checking by hand kept
+0.58; these checks also give messages naming the field. Each task's `request_schema` states
+the same rules as JSON schema, and the schemathesis tests hold the two together.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ def optional_name(body: dict[str, Any], field: str) -> str | None:
     value = body.get(field)
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise invalid((field,), f"must be a non-empty string, got {json_type(value)}")
+    if not isinstance(value, str):
+        raise invalid((field,), f"must be a string, got {json_type(value)}")
+    if not value:
+        raise invalid((field,), "must not be empty (leave it out for the default)")
     if len(value) > MAX_NAME_CHARS:  # never echo an arbitrarily long name back in a 404
         raise invalid((field,), f"is {len(value)} characters long, the limit is {MAX_NAME_CHARS}")
     return value
@@ -79,3 +84,14 @@ def item_list(body: dict[str, Any], field: str, what: str, limits: Limits) -> li
             (field,), f"has {len(value)} {what}, more than the limit of {limits.max_items}"
         )
     return value
+
+
+def name_schema(description: str) -> dict[str, Any]:
+    """The JSON schema `optional_name` enforces."""
+    return {
+        "anyOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS},
+            {"type": "null"},
+        ],
+        "description": description,
+    }

@@ -1,0 +1,307 @@
+"""The forecast task: request body -> graph rows -> batch output -> answer bytes.
+
+No web framework here: `ForecastTask.decode` takes the parsed JSON, `ForecastCodec.prepare`
+checks it against the model's card and maps it to graph units through the card's
+`ForecastTransform` (the trainer's own mapping), and `ForecastCodec.encode` answers in the
+original units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from contract.card import ForecastSpec, ModelCard
+from contract.forecast_transform import ForecastTransform, WindowState
+from contract.graph import FORECAST
+from service.errors import Problems, invalid
+from service.schemas import ForecastResponse
+from service.tasks.base import Codec, Prepared, Task
+from service.tasks.checks import (
+    Limits,
+    expect_object,
+    item_list,
+    json_type,
+    name_schema,
+    optional_name,
+)
+
+_NUMBER_TYPES = {float, int}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FIELDS = ("horizon", "model", "version")
+
+
+@dataclass(frozen=True)
+class ForecastQuery:
+    series: list[Any]  # as parsed; checked against the model in `prepare`
+    horizon: int | None
+    model: str | None
+    version: str | None
+
+
+@dataclass(frozen=True)
+class _Context:
+    horizon: int
+    states: list[WindowState]
+
+
+class ForecastCodec(Codec):
+    def __init__(self, card: ModelCard) -> None:
+        super().__init__(card)
+        assert card.forecast is not None, "the forecast task loads forecast cards only"
+        self.spec: ForecastSpec = card.forecast
+        self.transform = ForecastTransform(card.forecast)
+        # Raw values the input scaler maps into float32, in every feature (the schema says so).
+        mean = np.asarray(self.spec.input_scaler.mean)
+        reach = _FLOAT32_MAX * np.asarray(self.spec.input_scaler.scale)
+        self.lowest = float(max(-_FLOAT32_MAX, *(mean - reach)))
+        self.highest = float(min(_FLOAT32_MAX, *(mean + reach)))
+
+    def prepare(self, query: ForecastQuery, limits: Limits) -> Prepared:
+        """The horizon, and every series in graph units as float32 [length, n_features].
+
+        Every problem (horizon and series) is reported in one 422.
+        """
+        problems = Problems()
+        horizon = self._horizon(query, problems)
+        rows: list[np.ndarray] = []
+        states: list[WindowState] = []
+        for index, series in enumerate(query.series):
+            values = _series_values(series, index, self.spec, limits, problems)
+            if values is None:
+                continue
+            # Compared in float64 before the float32 cast, so nothing overflows silently.
+            if values.min() < self.lowest or values.max() > self.highest:
+                _report_outside(values, index, self, problems)
+                continue
+            scaled, state = self.transform.to_graph(values)
+            if np.abs(scaled).max() > _FLOAT32_MAX:
+                _report_large(scaled, index, self.spec.n_features, problems)
+                continue
+            rows.append(scaled.astype(np.float32))
+            states.append(state)
+        problems.raise_if_any()
+        return Prepared(rows, _Context(horizon, states))
+
+    def _horizon(self, query: ForecastQuery, problems: Problems) -> int:
+        maximum = self.spec.horizon
+        if query.horizon is None:
+            return maximum
+        if query.horizon > maximum:
+            problems.add(
+                ("horizon",),
+                f"is {query.horizon}, larger than the maximum {maximum} of model "
+                f"{self.card.name!r} version {self.card.version!r}",
+            )
+        return query.horizon
+
+    def encode(self, prepared: Prepared, output: np.ndarray) -> bytes:
+        """Model output [k, model_horizon, targets] (graph units) -> answer in original units."""
+        context: _Context = prepared.context
+        horizon = context.horizon
+        raw = self.transform.from_graph(output[:, :horizon, :], context.states)
+        forecasts = raw[:, :, 0] if raw.shape[2] == 1 else raw
+        body = {
+            "model": self.card.name,
+            "version": self.card.version,
+            "horizon": horizon,
+            "forecasts": np.ascontiguousarray(forecasts, dtype=np.float32),
+        }
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _series_values(
+    series: Any, index: int, spec: ForecastSpec, limits: Limits, problems: Problems
+) -> np.ndarray | None:
+    """Checked float64 array [length, n_features], or None after recording the problem."""
+    loc: tuple[str | int, ...] = ("series", index)
+    if not isinstance(series, list):
+        problems.add(loc, f"must be a list, got {json_type(series)}")
+        return None
+    length = len(series)
+    if length == 0:
+        problems.add(loc, "is empty")
+        return None
+    if length > limits.max_series_length:
+        problems.add(loc, f"has {length} points, more than the limit of {limits.max_series_length}")
+        return None
+    if length < spec.min_length:
+        problems.add(
+            loc, f"has {length} points, fewer than the model's minimum of {spec.min_length}"
+        )
+        return None
+    multivariate = type(series[0]) is list
+    if multivariate or spec.n_features > 1:
+        if not _rows_ok(series, loc, spec.n_features, problems):
+            return None
+        flat: Any = chain.from_iterable(series)
+    else:
+        flat = series
+    if not set(map(type, flat)) <= _NUMBER_TYPES:
+        _report_non_numbers(series, loc, multivariate or spec.n_features > 1, problems)
+        return None
+    values = np.array(series, dtype=np.float64)
+    return values.reshape(length, spec.n_features)
+
+
+def _rows_ok(series: list[Any], loc: tuple[str | int, ...], width: int, problems: Problems) -> bool:
+    before = problems.count
+    for row_index, row in enumerate(series):
+        if type(row) is not list:
+            problems.add(
+                (*loc, row_index), f"must be a row of {width} numbers, got {json_type(row)}"
+            )
+        elif len(row) != width:
+            problems.add(
+                (*loc, row_index),
+                f"has {len(row)} values, but the model takes rows of {width} "
+                f"(every row of a series must have the model's {width} features)",
+            )
+    return problems.count == before
+
+
+def _report_non_numbers(
+    series: list[Any], loc: tuple[str | int, ...], rows: bool, problems: Problems
+) -> None:
+    cells = (
+        (((*loc, i, j), value) for i, row in enumerate(series) for j, value in enumerate(row))
+        if rows
+        else (((*loc, i), value) for i, value in enumerate(series))
+    )
+    for cell_loc, value in cells:
+        if type(value) not in _NUMBER_TYPES:
+            problems.add(cell_loc, f"must be a number, got {json_type(value)}")
+
+
+def _report_outside(
+    values: np.ndarray, index: int, codec: ForecastCodec, problems: Problems
+) -> None:
+    outside = (values < codec.lowest) | (values > codec.highest)
+    for position in np.argwhere(outside):
+        step, feature = int(position[0]), int(position[1])
+        loc: tuple[str | int, ...] = ("series", index, step)
+        if codec.spec.n_features > 1:
+            loc = (*loc, feature)
+        if abs(values[step, feature]) > _FLOAT32_MAX:
+            problems.add(loc, "is not a finite number (outside the float32 range)")
+        else:
+            bounds = f"{codec.lowest:g} to {codec.highest:g}"
+            problems.add(loc, f"is outside the range the model accepts ({bounds})")
+
+
+def _report_large(values: np.ndarray, index: int, n_features: int, problems: Problems) -> None:
+    for position in np.argwhere(np.abs(values) > _FLOAT32_MAX):
+        step, feature = int(position[0]), int(position[1])
+        loc: tuple[str | int, ...] = ("series", index, step)
+        if n_features > 1:
+            loc = (*loc, feature)
+        problems.add(loc, "is too large for the model's input scaling")
+
+
+def _show(value: Any) -> str:
+    return repr(value) if type(value) in (int, float) else json_type(value)
+
+
+class ForecastTask(Task):
+    name = "forecast"
+    route = "/forecast"
+    graph = FORECAST
+    summary = "Forecast the next steps of one or more series, in their original units"
+    response_model = ForecastResponse
+
+    def decode(self, body: Any, limits: Limits) -> ForecastQuery:
+        fields = expect_object(body, ("series",), _FIELDS)
+        series = item_list(fields, "series", "series", limits)
+        horizon = fields.get("horizon")
+        if horizon is not None:
+            if type(horizon) is float and horizon.is_integer():  # JSON Schema: 2.0 is an integer
+                horizon = int(horizon)
+            if type(horizon) is not int or horizon < 1:
+                raise invalid(("horizon",), f"must be a positive integer, got {_show(horizon)}")
+        return ForecastQuery(
+            series, horizon, optional_name(fields, "model"), optional_name(fields, "version")
+        )
+
+    def load_codec(self, directory: Path, card: ModelCard) -> ForecastCodec:
+        return ForecastCodec(card)
+
+    def check_card(self, card: ModelCard) -> list[str]:
+        spec = card.forecast
+        if spec is None:
+            return ["a forecast card needs its 'forecast' section"]
+        problems = []
+        if len(spec.input_scaler.mean) != spec.n_features:
+            problems.append("forecast.input_scaler must have one entry per feature")
+        if len(spec.target_scaler.mean) != len(spec.target_names):
+            problems.append("forecast.target_scaler must have one entry per target")
+        return problems
+
+    def sample_rows(self, card: ModelCard, seed: int = 0) -> list[np.ndarray]:
+        spec = _spec(card)
+        rng = np.random.default_rng(seed)
+        lengths = [spec.min_length, spec.min_length + 7, spec.min_length + 20]
+        return [rng.standard_normal((n, spec.n_features)).astype(np.float32) for n in lengths]
+
+    def output_shape(self, card: ModelCard, batch_size: int) -> tuple[int, ...]:
+        spec = _spec(card)
+        return (batch_size, spec.horizon, len(spec.target_names))
+
+    def request_schema(self, limits: Limits, default: ModelCard | None) -> dict[str, Any]:
+        spec = default.forecast if default is not None else None
+        min_length = spec.min_length if spec is not None else 1
+        width = spec.n_features if spec is not None else None
+        number: dict[str, Any] = {"type": "number"}
+        if default is not None:
+            codec = ForecastCodec(default)
+            number = {"type": "number", "minimum": codec.lowest, "maximum": codec.highest}
+        row: dict[str, Any] = {"type": "array", "items": number}
+        if width is not None:
+            row = {**row, "minItems": width, "maxItems": width}
+        length = {"minItems": min_length, "maxItems": limits.max_series_length}
+        rows_form = {"type": "array", "items": row, **length}
+        forms = (
+            [rows_form] if width != 1 else [{"type": "array", "items": number, **length}, rows_form]
+        )
+        horizon: dict[str, Any] = {"type": "integer", "minimum": 1}
+        if spec is not None:
+            horizon["maximum"] = spec.horizon
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["series"],
+            "properties": {
+                "series": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": limits.max_items,
+                    "items": forms[0] if len(forms) == 1 else {"anyOf": forms},
+                    "description": (
+                        "One entry per series: a list of numbers (univariate model) or a list "
+                        "of rows of the model's n_features numbers, oldest first. Series may "
+                        "have different lengths. Bounds shown are the default model's; other "
+                        "models state theirs in GET /models/{name}."
+                    ),
+                },
+                "horizon": {
+                    "anyOf": [horizon, {"type": "null"}],
+                    "description": "Steps to forecast; default and maximum: the model's.",
+                },
+                "model": name_schema("Model name; default: the forecast model."),
+                "version": name_schema("Pinned version; default: the newest."),
+            },
+        }
+
+    def examples(self, cards: list[ModelCard]) -> dict[str, dict[str, Any]]:
+        from service.examples import forecast_examples
+
+        return forecast_examples(cards)
+
+
+def _spec(card: ModelCard) -> ForecastSpec:
+    assert card.forecast is not None, "the forecast task loads forecast cards only"
+    return card.forecast
