@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(the card says so)",
     )
     _add_backtest(sub)
+    panel = sub.add_parser(
+        "panel", help="backtest the development panel of bundled real series (results table)"
+    )
+    panel.add_argument("--results", type=Path, default=DEFAULT_RESULTS / "panel")
+    panel.add_argument("--series", default=None, help="comma-separated subset of the panel")
+    panel.add_argument("--origins", type=_positive, default=10)
+    panel.add_argument("--budget-minutes", type=float, default=DEFAULT_CSV_BUDGET_MINUTES)
     return parser
 
 
@@ -412,6 +419,13 @@ def main(argv: list[str]) -> int:
         return run_lineup(args, argv)
     if args.command == "backtest":
         return run_backtest(args, argv)
+    if args.command == "panel":
+        from training.forecast.panel import run_panel
+
+        command = "python -m training forecast " + " ".join(argv)
+        names = _names(args.series) or None
+        run_panel(args.results, names, args.budget_minutes, args.origins, command)
+        return 0
     return run_train(args, argv)
 
 
