@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(the card says so)",
     )
     _add_backtest(sub)
+    cal = sub.add_parser(
+        "calibrate",
+        help="add conformal prediction intervals to a generator model's card (ONNX unchanged)",
+    )
+    cal.add_argument("--model", type=Path, default=DEFAULT_MODELS / "forecast" / "1")
+    cal.add_argument("--n-calibration", type=_positive, default=5_000)
+    cal.add_argument("--n-evaluation", type=_positive, default=5_000)
     panel = sub.add_parser(
         "panel", help="backtest the development panel of bundled real series (results table)"
     )
@@ -419,6 +426,18 @@ def main(argv: list[str]) -> int:
         return run_lineup(args, argv)
     if args.command == "backtest":
         return run_backtest(args, argv)
+    if args.command == "calibrate":
+        if not (args.model / "card.json").is_file():
+            print(f"error: --model {args.model}: no card.json there", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from training.forecast.calibrate import calibrate_generator
+
+        done = calibrate_generator(args.model, args.n_calibration, args.n_evaluation)
+        print(
+            f"[calibrate] {args.model}: 80% band covers {done.coverage:.1%} of fresh values, "
+            f"mean width {done.width:.4f}"
+        )
+        return 0
     if args.command == "panel":
         from training.forecast.panel import run_panel
 
