@@ -41,9 +41,9 @@ def run(options: BacktestOptions, command: str, log: Log = print) -> backtest.Ba
             from training.forecast import runtime
 
             runtime.configure(options.threads, options.real.seed)
-            from training.forecast.pipeline import Target
             from training.forecast.realrun import Budget
             from training.forecast.realrun import run as train
+            from training.forecast.target import Target
 
             root = options.out or Path(scratch)
             target = Target(root, name, "1", overwrite=True)

@@ -347,7 +347,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
-    from training.forecast.pipeline import Target, run_generator
+    from training.forecast.target import Target, run_generator
 
     target = Target(args.out, args.name or "forecast", args.version, args.overwrite)
     target.check_free()
@@ -376,9 +376,9 @@ def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
 def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
     from training.forecast.csvdata import DataError
     from training.forecast.datasets import resolve_csv
-    from training.forecast.pipeline import Target
     from training.forecast.realplan import RealOptions, plan
     from training.forecast.seasons import parse_seasons
+    from training.forecast.target import Target
 
     columns = _names(args.columns)
     if not columns:

@@ -16,9 +16,9 @@ from training.forecast import baselines, conformal, runtime, samples
 from training.forecast.artifact import export_forecaster, onnx_forecast, save_card
 from training.forecast.candidates import Trained, stride_for, train_candidate
 from training.forecast.gate import QualityGateError
-from training.forecast.pipeline import Target
 from training.forecast.realplan import FRACTIONS, Plan
 from training.forecast.scoring import mae, mase_scale
+from training.forecast.target import Target
 from training.forecast.train import FitConfig, Log
 
 MAX_CARD_ORIGINS = 12  # origins per split for the statistical baselines in the card
