@@ -93,6 +93,12 @@ def _baseline_errors(
     return out
 
 
+def _ratio(model: float, reference: float) -> float:
+    if reference > 0:
+        return model / reference
+    return 1.0 if model == 0 else float("inf")  # seasonal naive is exact: nothing beats it
+
+
 def _thin(windows: samples.Windows, count: int) -> list[int]:
     picked = samples.origins(windows.origins[0], windows.origins[-1] + 1, 0, 1, count)
     return [windows.origins.index(t) for t in picked]
@@ -120,7 +126,7 @@ def run(
         "seasonal_naive", targets_raw, valid.origins, h, setup.seasons
     )
     valid_mae, snaive_valid_mae = best.valid_mae, mae(snaive_valid, valid.truth)
-    ratio = valid_mae / snaive_valid_mae
+    ratio = _ratio(valid_mae, snaive_valid_mae)
     log(
         f"[gate] validation MAE {valid_mae:.4g} vs seasonal naive {snaive_valid_mae:.4g}"
         f" (ratio {ratio:.3f})"
@@ -198,7 +204,7 @@ def run(
         "valid_mase": valid_mae / scale,
         "test_mae": test_mae,
         "test_mae_seasonal_naive": mae(snaive_test, test.truth),
-        "test_mae_ratio": test_mae / mae(snaive_test, test.truth),
+        "test_mae_ratio": _ratio(test_mae, mae(snaive_test, test.truth)),
         "test_mase": test_mae / scale,
         "interval_coverage_80_test": coverage[0],
         "interval_width_80_test": coverage[1],
