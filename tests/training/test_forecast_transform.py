@@ -40,10 +40,10 @@ def _spec(
         window=window,
         seasons=[season],
         normalisation=WindowNormalisation(
-            transform=transform,  # type: ignore[arg-type]
+            transform=transform,
             level_points=season,
             base_season=season,
-            base=base,  # type: ignore[arg-type]
+            base=base,
             drift=drift,
         ),
         intervals=intervals,

@@ -347,7 +347,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
-    from training.forecast.target import Target, run_generator
+    from training.forecast.pipeline import run_generator
+    from training.forecast.target import Target
 
     target = Target(args.out, args.name or "forecast", args.version, args.overwrite)
     target.check_free()
