@@ -183,19 +183,25 @@ def machine() -> dict[str, Any]:
 
 
 def measure(models_dir: Path, count: int) -> dict[str, Any]:
-    result: dict[str, Any] = {"machine": machine(), "memory_mb": {}, "cpu": {}}
+    result: dict[str, Any] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python " + " ".join(sys.argv),
+        "machine": machine(),
+        "memory_mib": {},
+        "cpu": {},
+    }
     names = sorted(p.name for p in models_dir.iterdir() if p.is_dir())
     with tempfile.TemporaryDirectory() as tmp:
         everything = copy_models(models_dir, Path(tmp) / "all")
         with service(everything, reload_s=1.0) as (url, pid, ready_s):
             result["seconds_to_ready"] = round(ready_s, 2)
-            result["memory_mb"]["all_models_ready"] = round(tree_rss_mb(pid), 1)
+            result["memory_mib"]["all_models_ready"] = round(tree_rss_mb(pid), 1)
             listing = httpx.get(f"{url}/models").json()
             for path, body in payloads(listing).items():
                 for concurrency in (1, 16):
                     figures = asyncio.run(cpu_per_request(url, pid, path, body, count, concurrency))
                     result["cpu"][f"{path} c={concurrency}"] = figures
-            result["memory_mb"]["all_models_after_load"] = round(tree_rss_mb(pid), 1)
+            result["memory_mib"]["all_models_after_load"] = round(tree_rss_mb(pid), 1)
             largest = max(
                 names,
                 key=lambda n: sum(
@@ -219,19 +225,19 @@ def measure(models_dir: Path, count: int) -> dict[str, Any]:
             else:
                 raise RuntimeError("the added version was not hot-reloaded in 60 s")
             time.sleep(2)
-            result["memory_mb"][f"one_more_{largest}_version_hot_reloaded"] = round(
+            result["memory_mib"][f"one_more_{largest}_version_hot_reloaded"] = round(
                 tree_rss_mb(pid) - before, 1
             )
         for name in names:
             subset = copy_models(models_dir, Path(tmp) / f"without-{name}", leave_out=name)
             with service(subset) as (_url, pid, _ready_s):
                 rss = tree_rss_mb(pid)
-            result["memory_mb"][f"cost_of_{name}"] = round(
-                result["memory_mb"]["all_models_ready"] - rss, 1
+            result["memory_mib"][f"cost_of_{name}"] = round(
+                result["memory_mib"]["all_models_ready"] - rss, 1
             )
         fresh = copy_models(models_dir, Path(tmp) / "all-again")
         with service(fresh, workers=2) as (_url, pid, ready_s):
-            result["memory_mb"]["all_models_ready_2_workers"] = round(tree_rss_mb(pid), 1)
+            result["memory_mib"]["all_models_ready_2_workers"] = round(tree_rss_mb(pid), 1)
             result["seconds_to_ready_2_workers"] = round(ready_s, 2)
     return result
 

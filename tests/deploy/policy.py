@@ -36,7 +36,7 @@ def sizing(path: Path = SIZING) -> dict[str, Any]:
 def min_memory_bytes(workers: int, figures: dict[str, Any]) -> int:
     """The measured resident set of `workers` workers with the bundled models, plus room for
     two more hot-reloaded versions of the largest model in each worker."""
-    memory = figures["memory_mb"]
+    memory = figures["memory_mib"]
     per_worker = max(memory["all_models_after_load"], memory["all_models_ready_2_workers"] / 2)
     per_version = next(v for k, v in memory.items() if k.startswith("one_more_"))
     return int((workers * per_worker + workers * 2 * per_version) * 2**20)
