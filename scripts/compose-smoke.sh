@@ -11,7 +11,9 @@
 #      the Kubernetes pod constraints of deploy/kubernetes (base: 1 worker; production: 2)
 #      with scripts/pod_run.py (read-only root, uid 10001, all capabilities dropped,
 #      no-new-privileges, tmpfs at the emptyDirs, the limits), which must become ready,
-#      answer like the in-process service and drain on SIGTERM; then `up -d --wait`
+#      answer like the in-process service and drain on SIGTERM; plays the rendered single-node
+#      Deployment with Debian's podman (`podman kube play`, scripts/kube_play.py; installed with
+#      apt if missing; SMOKE_KUBE_PLAY=0 skips it) and checks its pods; then `up -d --wait`
 #      (API_REPLICAS replicas behind nginx, published on a free port);
 #   4. checks: real /forecast and /sentiment requests through the proxy equal the in-process
 #      service's answers on the same models (scripts/compose_check.py parity), requests are
@@ -241,6 +243,13 @@ pod_models=()
     --kustomization base --kustomization overlays/production "${pod_models[@]}" >"$WORK/pod-run.log" 2>&1 \
     || { grep -v '"logger":"service.access"' "$WORK/pod-run.log" | tail -n 40; die "the image under the pod constraints"; }
 grep -E '^\[pod-run|^parity:' "$WORK/pod-run.log" | sed 's/^/    /'
+if [ "${SMOKE_KUBE_PLAY:-1}" = 1 ]; then
+    phase kube-play
+    "$PYTHON" "$ROOT/scripts/kube_play.py" --image "rnn-serving-api:$IMAGE_TAG" --kubectl "$KUBECTL" \
+        --kustomization overlays/single-node >"$WORK/kube-play.log" 2>&1 \
+        || { grep -v 'level=error' "$WORK/kube-play.log" | tail -n 30; die "podman kube play of the rendered Deployment"; }
+    grep '^\[kube-play' "$WORK/kube-play.log" | sed 's/^/    /'
+fi
 
 phase up
 COMPOSE_UP=1

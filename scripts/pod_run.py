@@ -156,7 +156,7 @@ for path in ("/app/probe", "/opt/venv/probe", "/probe"):
     except OSError:
         pass
 pathlib.Path("/tmp/probe").touch()  # the emptyDir must be writable
-sys.exit("; ".join(problems))
+sys.exit("; ".join(problems) or None)
 """
 
 
@@ -168,7 +168,8 @@ def check(kustomization: str, image: str, kubectl: str, models_dir: Path | None)
     mounts = ["-v", f"{models_dir}:/app/models:ro"] if models_dir else []
     command = ["run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{facts['port']}"]
     command += [*args, *mounts, image]
-    log(f"{kustomization}: docker {' '.join(command)}")
+    shown = [a.replace(api_key, "<generated>") for a in command]
+    log(f"{kustomization}: docker {' '.join(shown)}")
     docker(*command)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -93,4 +93,5 @@ def test_compose_smoke() -> None:
     assert "SMOKE PASSED" in result.stdout
     # The image also ran under the rendered base and production pod constraints.
     assert result.stdout.count("constrained run passed") == 2, result.stdout[-4000:]
+    assert "kube play passed" in result.stdout, result.stdout[-4000:]
     assert elapsed < 600, f"compose smoke took {elapsed:.0f} s, over 10 minutes"
