@@ -13,10 +13,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
-# The Kubernetes version every object must validate against (kubernetes-validate's schemas).
-# The oldest minor the manifests support: 1.33 (preStop `sleep` and matchLabelKeys on by
-# default since 1.30 and 1.27, PodDisruptionBudget unhealthyPodEvictionPolicy GA in 1.31).
-KUBERNETES_VERSION = "1.33.0"
+# The Kubernetes versions every object must validate against (kubernetes-validate's schemas):
+# the oldest the manifests support (the preStop `sleep` action is on by default from 1.30;
+# matchLabelKeys and the PDB's unhealthyPodEvictionPolicy from 1.27) and the newest bundled.
+KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
+KUBERNETES_VERSION = KUBERNETES_VERSIONS[0]
 
 Obj = dict[str, Any]
 

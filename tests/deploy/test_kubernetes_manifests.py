@@ -11,7 +11,15 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from tests.deploy.manifests import KUBERNETES_VERSION, Obj, kustomizations, of_kind, one, render
+from tests.deploy.manifests import (
+    KUBERNETES_VERSION,
+    KUBERNETES_VERSIONS,
+    Obj,
+    kustomizations,
+    of_kind,
+    one,
+    render,
+)
 from tests.deploy.policy import deployment_problems
 
 OVERLAYS = [k for k in kustomizations() if k.parts[0] in ("base", "overlays")]
@@ -39,13 +47,20 @@ def test_every_kustomization_renders(directory: Path) -> None:
     assert len(names) == len(set(names)), f"duplicate objects in {directory}"
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("directory", kustomizations(), ids=str)
-def test_every_object_validates_strictly(directory: Path) -> None:
+def test_every_object_validates_strictly(directory: Path, version: str) -> None:
     for obj in render(directory):
         if obj["kind"] in CRD_KINDS:
             continue
         # Raises on a schema violation or on a kind this Kubernetes version does not have.
-        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_an_unknown_kind_fails_validation() -> None:
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(widget, KUBERNETES_VERSION, strict=True)
 
 
 @pytest.mark.parametrize(
