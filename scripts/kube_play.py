@@ -37,10 +37,13 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from pod_checks import security_script  # noqa: E402
+
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 
-INSIDE = """
-import json, os, pathlib, sys, urllib.error, urllib.request
+HTTP_CHECKS = """
+import json, urllib.error, urllib.request
 def post(path, body, key):
     headers = {"Content-Type": "application/json", **({"X-API-Key": key} if key else {})}
     url = "http://127.0.0.1:%(port)d" + path
@@ -51,7 +54,6 @@ def post(path, body, key):
     except urllib.error.HTTPError as error:
         return error.code, None
 key = os.environ["RNN_SERVE_API_KEY"]
-problems = []
 status, body = post("/forecast", {"series": [[0.1 * i for i in range(30)]]}, key)
 if status != 200 or len(body["forecasts"]) != 1:
     problems.append(f"/forecast: {status}")
@@ -60,20 +62,6 @@ if status != 200 or len(body["results"]) != 2:
     problems.append(f"/sentiment: {status}")
 if key and post("/sentiment", {"texts": ["x"]}, "")[0] != 401:
     problems.append("/sentiment without the API key was not refused")
-st = dict(line.split(":", 1) for line in open("/proc/1/status"))
-if os.getuid() != %(uid)d:
-    problems.append(f"uid {os.getuid()}")
-if int(st["CapEff"], 16) or st["NoNewPrivs"].strip() != "1" or st["Seccomp"].strip() != "2":
-    fields = ("CapEff", "NoNewPrivs", "Seccomp")
-    problems.append(" ".join(f"{name} {st[name].strip()}" for name in fields))
-for path in ("/app/probe", "/probe"):
-    try:
-        pathlib.Path(path).touch()
-        problems.append(f"{path} is writable")
-    except OSError:
-        pass
-pathlib.Path("/tmp/probe").touch()  # the emptyDir must be writable
-sys.exit("; ".join(problems) or None)
 """
 
 
@@ -225,7 +213,7 @@ def check_pod(container: str, plan: dict[str, Any], started: float) -> None:
             fail(f"{container} not ready in 120 s:\n{(logs.stderr + logs.stdout)[-2000:]}")
         time.sleep(1)
     log(f"{container}: ready after {time.monotonic() - started:.1f} s")
-    script = INSIDE % {"port": 8000, "uid": plan["uid"]}
+    script = security_script(plan["uid"], HTTP_CHECKS % {"port": 8000})
     inside = run("podman", "exec", container, "python", "-c", script, check=False)
     if inside.returncode:
         fail(f"{container}: {inside.stderr.strip()[-800:]}")

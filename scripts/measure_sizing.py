@@ -38,6 +38,9 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.service.processes import stop_service  # noqa: E402
+
 REVIEW = (
     "I went in expecting very little and came out surprised. The first half drags, the "
     "dialogue is stiff and the lead seems lost, but the second half finds its rhythm: the "
@@ -104,12 +107,7 @@ def service(
         time.sleep(2)  # let start-up allocations settle
         yield url, process.pid, ready_s
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_service(process)
 
 
 def copy_models(src: Path, dst: Path, leave_out: str | None = None) -> Path:

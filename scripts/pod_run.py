@@ -35,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import compose_check  # noqa: E402
+from pod_checks import security_script  # noqa: E402
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 10**3, "M": 10**6, "G": 10**9}
@@ -137,29 +138,6 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-INSIDE = """
-import os, pathlib, sys
-status = dict(line.split(":", 1) for line in open("/proc/1/status"))
-problems = []
-if os.getuid() != {uid} or os.getgid() != {uid}:
-    problems.append(f"runs as {{os.getuid()}}:{{os.getgid()}}")
-if int(status["CapEff"].strip(), 16) or int(status["CapBnd"].strip(), 16):
-    problems.append(f"capabilities {{status['CapEff'].strip()}} / {{status['CapBnd'].strip()}}")
-if status["NoNewPrivs"].strip() != "1":
-    problems.append("no_new_privs is off")
-if status["Seccomp"].strip() != "2":
-    problems.append("no seccomp filter")
-for path in ("/app/probe", "/opt/venv/probe", "/probe"):
-    try:
-        pathlib.Path(path).touch()
-        problems.append(f"{{path}} is writable")
-    except OSError:
-        pass
-pathlib.Path("/tmp/probe").touch()  # the emptyDir must be writable
-sys.exit("; ".join(problems) or None)
-"""
-
-
 def check(kustomization: str, image: str, kubectl: str, models_dir: Path | None) -> None:
     api_key = secrets.token_urlsafe(24)
     args, facts = docker_args(render(kubectl, kustomization), api_key)
@@ -195,7 +173,7 @@ def check(kustomization: str, image: str, kubectl: str, models_dir: Path | None)
         metrics = httpx.get(f"{url}/metrics", timeout=10)
         if metrics.status_code != 200 or "rnn_serve_http_requests_total" not in metrics.text:
             fail(f"/metrics: {metrics.status_code}")
-        inside = docker("exec", name, "python", "-c", INSIDE.format(uid=facts["uid"]), check=False)
+        inside = docker("exec", name, "python", "-c", security_script(facts["uid"]), check=False)
         if inside.returncode != 0:
             fail(f"inside the container: {inside.stderr.strip()}")
         stats = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", name).stdout.strip()
