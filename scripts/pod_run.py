@@ -11,10 +11,11 @@ false), docker's default seccomp profile (RuntimeDefault), a tmpfs of the emptyD
 every emptyDir mount, the CPU and memory limits, the ConfigMap's and literal environment, and the
 Secret's key replaced by a generated one. Then checks that the container becomes ready, answers
 /forecast and /sentiment exactly like the in-process service (scripts/compose_check.py parity,
-with the API key) and refuses them without it, that /metrics works, that inside it the process
-runs as 10001 with no capabilities, no_new_privs and a seccomp filter and cannot write its root
-filesystem, and that `docker stop` with the grace period drains it cleanly (not killed).
-Only 127.0.0.1 is contacted; every container it starts is removed.
+with the API key) and refuses them without it, that the gRPC port answers the Open Inference
+Protocol's ServerReady (when the image's service has the gRPC setting), that /metrics works,
+that inside it the process runs as 10001 with no capabilities, no_new_privs and a seccomp
+filter and cannot write its root filesystem, and that `docker stop` with the grace period
+drains it cleanly (not killed). Only 127.0.0.1 is contacted; every container it starts is removed.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def docker_args(objects: list[dict[str, Any]], api_key: str) -> tuple[list[str],
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     facts = {
         "port": int(env.get("RNN_SERVE_PORT", 8000)),
+        "grpc_port": int(env.get("RNN_SERVE_GRPC_PORT", 0)),
         "uid": user,
         "grace_s": int(pod.get("terminationGracePeriodSeconds", 30)) - int(pre_stop),
         "workers": int(env.get("RNN_SERVE_WORKERS", 1)),
@@ -123,6 +125,24 @@ def docker_args(objects: list[dict[str, Any]], api_key: str) -> tuple[list[str],
         "api_key_set": "RNN_SERVE_API_KEY" in env,
     }
     return args, facts
+
+
+def has_grpc_face(image: str) -> bool:
+    """Whether the image's service has the gRPC setting (older builds ignore the variable)."""
+    probe = "from service.config import Settings; print('grpc_port' in Settings.model_fields)"
+    out = docker("run", "--rm", "--network", "none", image, "python", "-c", probe).stdout
+    return out.strip() == "True"
+
+
+def grpc_server_ready(target: str) -> bool:
+    """The Open Inference Protocol's ServerReady over gRPC, as raw protobuf: an empty request;
+    the answer `ready: true` is field 1, varint 1."""
+    import grpc
+
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=20)
+        call = channel.unary_unary("/inference.GRPCInferenceService/ServerReady")
+        return bool(call(b"", timeout=10) == b"\x08\x01")
 
 
 def free_port() -> int:
@@ -145,6 +165,9 @@ def check(kustomization: str, image: str, kubectl: str, models_dir: Path | None)
     name = f"rnn-pod-run-{port}"
     mounts = ["-v", f"{models_dir}:/app/models:ro"] if models_dir else []
     command = ["run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:{facts['port']}"]
+    grpc_port = free_port() if facts["grpc_port"] and has_grpc_face(image) else 0
+    if grpc_port:
+        command += ["-p", f"127.0.0.1:{grpc_port}:{facts['grpc_port']}"]
     command += [*args, *mounts, image]
     shown = [a.replace(api_key, "<generated>") for a in command]
     log(f"{kustomization}: docker {' '.join(shown)}")
@@ -170,6 +193,12 @@ def check(kustomization: str, image: str, kubectl: str, models_dir: Path | None)
             refused = httpx.post(f"{url}/sentiment", json={"texts": ["fine"]}, timeout=10)
             if refused.status_code != 401:
                 fail(f"/sentiment without the API key answered {refused.status_code}")
+        if grpc_port:
+            if not grpc_server_ready(f"127.0.0.1:{grpc_port}"):
+                fail("gRPC ServerReady did not answer ready")
+            log(f"{kustomization}: gRPC ServerReady on port {facts['grpc_port']}: ready")
+        else:
+            log(f"{kustomization}: gRPC not checked (off, or this image's service has no gRPC)")
         metrics = httpx.get(f"{url}/metrics", timeout=10)
         if metrics.status_code != 200 or "rnn_serve_http_requests_total" not in metrics.text:
             fail(f"/metrics: {metrics.status_code}")
