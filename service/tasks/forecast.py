@@ -21,6 +21,7 @@ from contract.forecast_transform import ForecastTransform, WindowState
 from contract.graph import FORECAST
 from service import metrics
 from service.errors import Problems, invalid
+from service.examples import forecast_examples
 from service.schemas import ForecastResponse
 from service.tasks.base import Codec, Prepared, Task
 from service.tasks.checks import (
@@ -462,8 +463,6 @@ class ForecastTask(Task):
         return {"anyOf": [stamp, one_per_series, {"type": "null"}], "description": description}
 
     def examples(self, cards: list[ModelCard]) -> dict[str, dict[str, Any]]:
-        from service.examples import forecast_examples
-
         return forecast_examples(cards)
 
 
