@@ -1,4 +1,4 @@
-"""`python -m bench`: the benchmark of the serving stack (issue 5, section 3).
+"""`python -m bench`: the benchmark of the serving stack.
 
 One run on one machine measures the in-process onnxruntime ceiling, the HTTP ceiling, the
 service under closed-loop load and two baselines (Keras `model.predict` and the textbook

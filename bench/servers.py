@@ -66,17 +66,20 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def running(spec: ServerSpec, ready: Payload, log_dir: Path) -> Iterator[RunningServer]:
-    """The server, started on a free 127.0.0.1 port, answering `ready` with 200."""
+def running(
+    spec: ServerSpec, ready: Payload, log_dir: Path, root: Path = REPO
+) -> Iterator[RunningServer]:
+    """The server, started from the code under `root` on a free 127.0.0.1 port, answering
+    `ready` with 200."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{spec.name}-{port}.log"
-    env = {**os.environ, **spec.env, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **spec.env, "PYTHONPATH": str(root)}
     command = [*spec.command, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command,
-            cwd=REPO,
+            cwd=root,
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,

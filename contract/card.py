@@ -7,6 +7,7 @@ so the two sides cannot drift. This module must not import TensorFlow or onnxrun
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,70 @@ class Scaler(_Strict):
         return self
 
 
+class WindowNormalisation(_Strict):
+    """Per-window normalisation, feature by feature, of the most recent `window` points.
+
+    With T = log (transform "log") or the identity: level = mean of T(x) over the window's last
+    `level_points` points, scale = mean |T(x)_t - T(x)_{t-m}| over the window (m = base_season,
+    or 1 when it is 0), graph input z = (T(x) - level) / scale. The graph output is added to the
+    base forecast of z with period m = `base_season` (0: no base), then mapped back with
+    T^-1(level + scale * z). Base "seasonal_naive" repeats the window's last m points;
+    "seasonal_mean" is the mean of the last m points plus the seasonal pattern averaged over
+    every full season in the window (each season minus its own mean). With `drift`, the base
+    also grows by the window's trend: slope
+    = (mean of the last m points - mean of the first m) / (window - m) per step, and the
+    forecast k seasons ahead (k = h // m + 1) adds k * m * slope.
+    """
+
+    transform: Literal["none", "log"]
+    level_points: int = Field(ge=1)
+    base_season: int = Field(ge=0)
+    base: Literal["seasonal_naive", "seasonal_mean"] = "seasonal_naive"
+    drift: bool = False
+
+
+class ValueRange(_Strict):
+    """Range per input feature of the normalised training inputs (graph units)."""
+
+    low: list[float]
+    high: list[float]
+
+
+class Intervals(_Strict):
+    """Conformal prediction intervals: held-out residual quantiles in graph output units.
+
+    `residuals[h][t][i]` is the `levels[i]` quantile of (truth - forecast) at horizon step h
+    for target t, in the units of the graph output (per-window normalised units, or the
+    target scaler's units without per-window normalisation). Quantiles for any level are
+    interpolated between the grid's levels, so they are monotone and never cross.
+    """
+
+    levels: list[float]  # strictly increasing, each in (0, 1)
+    residuals: list[list[list[float]]]  # [horizon][target][level]
+    calibration: str  # where the residuals come from
+    calibration_windows: int = Field(ge=1)
+    evaluation: str  # where coverage was measured
+    evaluation_windows: int = Field(ge=0)
+    coverage_80: float | None = None  # share of true values inside the [0.1, 0.9] band
+    width_80: float | None = None  # mean width of that band, raw units
+    width_80_normalised: float | None = None  # mean width of that band, graph output units
+
+    @model_validator(mode="after")
+    def _grid(self) -> Intervals:
+        levels = self.levels
+        if not levels or any(not 0 < q < 1 for q in levels):
+            raise ValueError("interval levels must lie strictly between 0 and 1")
+        if any(b <= a for a, b in itertools.pairwise(levels)):
+            raise ValueError("interval levels must be strictly increasing")
+        for step in self.residuals:
+            for row in step:
+                if len(row) != len(levels):
+                    raise ValueError("every residual row needs one value per level")
+                if any(b < a for a, b in itertools.pairwise(row)):
+                    raise ValueError("residual quantiles must not decrease with the level")
+        return self
+
+
 class ForecastSpec(_Strict):
     """How to turn raw series into the graph's input and its output back into raw units."""
 
@@ -53,8 +118,15 @@ class ForecastSpec(_Strict):
     target_names: list[str]  # which features are forecast (output columns, in order)
     horizon: int = Field(ge=1)  # steps the graph predicts at once
     min_length: int = Field(ge=1)  # shortest series the graph accepts
-    input_scaler: Scaler  # one entry per input feature
+    input_scaler: Scaler  # one entry per input feature (identity with per-window normalisation)
     target_scaler: Scaler  # one entry per target
+    window: int | None = Field(default=None, ge=1)  # points the model looks at (the most recent)
+    seasons: list[int] = Field(default_factory=list)  # seasonal periods, in steps
+    frequency: str | None = None  # pandas offset alias of the time column, e.g. "MS", "30min"
+    last_timestamp: str | None = None  # ISO 8601, last time stamp of the training data
+    normalisation: WindowNormalisation | None = None  # None: the global scalers above
+    input_range: ValueRange | None = None  # normalised training inputs
+    intervals: Intervals | None = None
 
 
 class TokenizerSpec(_Strict):

@@ -15,18 +15,26 @@ from service.config import ENV_PREFIX, Settings
 from service.logs import log_config
 from service.metrics import MULTIPROC_ENV
 
+EXIT_BAD_CONFIG = 2  # settings, models directory or models that cannot be served
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m service",
-        description=f"Serve the models. Every flag also reads {ENV_PREFIX}<FLAG> from the env.",
+        description="Serve the models under --models-dir over HTTP. Every flag can also be "
+        f"set as an environment variable: {ENV_PREFIX}<FLAG>, e.g. {ENV_PREFIX}WORKERS=1.",
     )
     for name, field in Settings.model_fields.items():
         flag = "--" + name.replace("_", "-")
+        variable = ENV_PREFIX + name.upper()
+        shown = "''" if field.default == "" else field.default
+        text = f"{field.description} (default: {shown}; {variable})"
         if field.annotation is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=text
+            )
         else:
-            parser.add_argument(flag, default=None, help=f"default: {field.default}")
+            parser.add_argument(flag, default=None, metavar=name.upper(), help=text)
     return parser
 
 
@@ -41,7 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(argv)
     except ValidationError as exc:
         print(f"invalid settings: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_CONFIG
+    if not settings.models_dir.is_dir():
+        print(
+            f"cannot start: {settings.models_dir}: models directory not found "
+            f"(--models-dir, {ENV_PREFIX}MODELS_DIR)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_CONFIG
     # Worker processes build their app from the environment, so export the final settings.
     for name, value in settings.model_dump().items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
@@ -54,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    """uvicorn.run, except that a worker failing to start makes the exit status non-zero
+    """uvicorn.run, except that a worker failing to start makes the exit status 2
     (uvicorn's multi-worker supervisor stops with status 0 then)."""
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
@@ -78,12 +93,17 @@ def serve(settings: Settings) -> int:
     )
     if settings.workers == 1:
         server = uvicorn.Server(config)
-        server.run()
-        return 0 if server.started else STARTUP_FAILURE
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits with its own status on a failed start
+            if exc.code == STARTUP_FAILURE:
+                return EXIT_BAD_CONFIG
+            raise
+        return 0 if server.started else EXIT_BAD_CONFIG
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     supervisor.run()
     failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
-    return STARTUP_FAILURE if failed else 0
+    return EXIT_BAD_CONFIG if failed else 0
 
 
 if __name__ == "__main__":

@@ -15,14 +15,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from service import metrics
-from service.api import admin, handlers, health, models
+from service.api import admin, docs, handlers, health, models
 from service.api import metrics as metrics_api
 from service.config import Settings
 from service.dataplane import DataPlane
 from service.edge import Edge
+from service.loading import ModelLoadError
 from service.logs import AccessLog, flush_periodically
 from service.openapi import add_data_plane
 from service.reload import ModelLoader
@@ -49,12 +50,25 @@ class ServiceApp(FastAPI):
         self.edge = Edge(self.route_request, settings, AccessLog() if settings.access_log else None)
         self.grpc_server: GrpcServer | None = None
         self._openapi_for: object = None  # the snapshot the cached document describes
+        self.start_error: str | None = None  # why the models could not be loaded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self.edge(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.route_request(scope, receive, self._quiet_start_failure(send))
         else:
             await self.route_request(scope, receive, send)
+
+    def _quiet_start_failure(self, send: Send) -> Send:
+        """A start that failed on the models is one logged line, not a traceback."""
+
+        async def send_lifespan(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.start_error is not None:
+                message = {**message, "message": ""}
+            await send(message)
+
+        return send_lifespan
 
     async def route_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -83,7 +97,12 @@ class ServiceApp(FastAPI):
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     assert isinstance(app, ServiceApp)
     settings, state = app.settings, app.service_state
-    snapshot = await asyncio.to_thread(app.loader.load_initial)  # raises: the start fails
+    try:
+        snapshot = await asyncio.to_thread(app.loader.load_initial)
+    except ModelLoadError as exc:
+        app.start_error = str(exc)
+        logger.error("cannot start: %s", exc)
+        raise
     for model in snapshot.registry.all():
         model.batcher.start()
         metrics.set_model_info(model.name, model.version, model.card.task, model.card.sha256)
@@ -146,11 +165,14 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         description="Recurrent forecasting and sentiment models served with onnxruntime.",
         lifespan=lifespan,
         redirect_slashes=False,  # "/models/" gets the 404 error body, not an empty redirect
+        docs_url=None,  # service.api.docs serves them without a CDN
+        redoc_url=None,
         # FastAPI's built-in OpenTelemetry hooks check their providers on every request;
         # nothing here exports traces, and the check costs ~10% of a forecast request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     handlers.install(app)
+    docs.install(app)
     for router in (health.router, models.router, metrics_api.router):
         app.include_router(router)
     if settings.api_key:  # the admin endpoints exist only behind an API key

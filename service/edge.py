@@ -54,6 +54,8 @@ def route_of(path: str) -> str:
         return path
     if v2_http.is_v2(path):
         return v2_http.route_template(path)
+    if path.startswith("/docs/assets/"):
+        return "/docs/assets/{file}"
     if path.startswith("/models/"):
         depth = path.count("/")
         if depth == 2:

@@ -1,4 +1,4 @@
-"""Every bad input of issue 4: one error shape, the right status, a message naming the field."""
+"""Every bad input: one error shape, the right status, a message naming the field."""
 
 from __future__ import annotations
 
