@@ -33,18 +33,21 @@ lint: install-all ## ruff and mypy
 	$(BIN)/ruff format --check contract service training bench loadtest tests scripts
 	$(BIN)/mypy
 
-test: lint ## lint, then the whole pytest suite (what .ci/run runs)
+test: lint clients-venv ## lint, then the whole pytest suite (what .ci/run runs)
 	$(BIN)/python -m pytest
 
 clean: ## remove .venv and every cache (pytest, mypy, ruff, __pycache__, egg-info)
 	@case "$(VENV)" in ""|/|.|..) echo "refusing to remove VENV=$(VENV)" >&2; exit 2;; esac
-	rm -rf -- "$(VENV)" .pytest_cache .mypy_cache .ruff_cache *.egg-info build
+	rm -rf -- "$(VENV)" "$(CLIENTS_VENV)" .pytest_cache .mypy_cache .ruff_cache *.egg-info build
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The protocol clients of tests/v2/test_clients.py: their pins conflict with the service's
 # (requirements/clients.txt says which), so they live in a venv of their own.
 CLIENTS_VENV ?= .venv-clients
 
-clients-venv: ## a venv with the KServe V2 clients of tests/v2 (tritonclient, kserve)
+clients-venv: $(CLIENTS_VENV)/.installed ## a venv with the KServe V2 clients of tests/v2 (tritonclient, kserve)
+
+$(CLIENTS_VENV)/.installed: requirements/clients.txt
 	$(PYTHON) -m venv $(CLIENTS_VENV)
 	$(CLIENTS_VENV)/bin/pip install -q -r requirements/clients.txt
+	touch $@

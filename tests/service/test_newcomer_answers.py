@@ -40,6 +40,8 @@ def test_every_documented_error_has_the_service_error_shape(zoo: Path) -> None:
     with TestClient(create_app(Settings(models_dir=zoo))) as client:
         document = client.get("/openapi.json").json()
     for path, operations in document["paths"].items():
+        if path.startswith("/v2"):  # the Open Inference Protocol's own {"error": "..."} shape
+            continue
         for operation in operations.values():
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):

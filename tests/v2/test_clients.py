@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 def clients_python() -> Path:
     python = Path(os.environ.get("V2_CLIENTS_PYTHON", REPO / ".venv-clients" / "bin" / "python"))
     if not python.exists():
-        pytest.skip(f"no clients venv at {python}: run `make clients-venv`")
+        pytest.fail(f"no clients venv at {python}: run `make clients-venv`")
     return python
 
 
