@@ -6,7 +6,10 @@ and the batch output becomes the V2 outputs. The tensor names are the native fie
 native messages (`series[0][17] ...`, `texts[3] ...`) name the tensor and its index.
 
 - forecast: input FP32 `series` [batch, time, features] (or [batch, time] for a univariate
-  model); output FP32 `forecast` [batch, horizon, targets]; request parameter `horizon`.
+  model); output FP32 `forecast` [batch, horizon, targets]; request parameter `horizon`; with
+  the request parameter `quantiles` (the levels as one comma-separated string, since the
+  protocol's parameters are scalars: "0.1,0.5,0.9"), also FP32 `quantiles` [batch, levels, horizon, targets] in the
+  order the levels were asked (a model with calibrated intervals lists it in its metadata).
 - sentiment: input BYTES `texts` [batch] of UTF-8 texts; outputs FP32 `probability` [batch]
   (of the card's positive label) and BYTES `label` [batch].
 """
@@ -29,6 +32,7 @@ from service.v2.tensors import invalid_tensor
 PLATFORM = "onnx_onnxv1"  # the protocol's name for an ONNX model run by ONNX Runtime
 VARIABLE = -1
 HORIZON = "horizon"
+QUANTILES = "quantiles"
 
 
 class TensorAdapter(ABC):
@@ -62,6 +66,17 @@ class ForecastTensors(TensorAdapter):
                 TensorMetadata(
                     self.OUTPUT, "FP32", (VARIABLE, spec.horizon, len(spec.target_names))
                 ),
+                *(
+                    (
+                        TensorMetadata(
+                            QUANTILES,
+                            "FP32",
+                            (VARIABLE, VARIABLE, spec.horizon, len(spec.target_names)),
+                        ),
+                    )
+                    if spec.intervals is not None
+                    else ()
+                ),
             ),
         )
 
@@ -90,14 +105,31 @@ class ForecastTensors(TensorAdapter):
             if type(horizon) is not int:
                 raise invalid_tensor(f"parameter {HORIZON!r} must be an integer")
             body[HORIZON] = horizon
+        if QUANTILES in parameters:
+            body[QUANTILES] = _levels(parameters[QUANTILES])
         return body
 
     def outputs(
         self, codec: ForecastCodec, prepared: Prepared, output: np.ndarray
     ) -> dict[str, np.ndarray]:
         context = prepared.context
-        raw = codec.transform.from_graph(output[:, : context.horizon, :], context.states)
-        return {self.OUTPUT: np.ascontiguousarray(raw, dtype=np.float32)}
+        steps = output[:, : context.horizon, :]
+        raw = codec.transform.from_graph(steps, context.states)
+        outputs = {self.OUTPUT: np.ascontiguousarray(raw, dtype=np.float32)}
+        if context.quantiles:
+            bands = codec.transform.quantiles(steps, context.states, context.quantiles)
+            outputs[QUANTILES] = np.ascontiguousarray(bands.transpose(1, 0, 2, 3), np.float32)
+        return outputs
+
+
+def _levels(value: Any) -> Any:
+    """`quantiles` as a list of levels: the string is split at commas."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return [float(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise invalid_tensor(f"parameter {QUANTILES!r} must be levels like '0.1,0.5,0.9'") from exc
 
 
 class SentimentTensors(TensorAdapter):
