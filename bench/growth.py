@@ -52,9 +52,11 @@ def _series(n: int, length: int) -> list[list[float]]:
     return [np.round(np.sin(steps / 5 + i), 4).tolist() for i in range(n)]
 
 
+_WORDS = ("a", "wonderful", "film", "with", "wooden", "acting", "and", "dull", "plot", "but")
+
+
 def _text(tokens: int) -> str:
-    words = "a wonderful film with wooden acting and a dull plot but lovely music".split()
-    return " ".join(words[i % len(words)] for i in range(tokens))
+    return " ".join(_WORDS[i % len(_WORDS)] for i in range(tokens))
 
 
 def measure(models_dir: Path, min_seconds: float) -> dict[str, Any]:
