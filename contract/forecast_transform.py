@@ -208,6 +208,10 @@ class ForecastTransform:
             return np.exp(np.minimum(transformed, _LOG_MAX))
         return transformed
 
+    def to_normalised_targets_global(self, future: np.ndarray) -> np.ndarray:
+        """Raw future values -> graph output units, for a card with global scalers only."""
+        return (np.asarray(future, dtype=np.float64) - self._out_mean) / self._out_scale
+
     def to_normalised_targets(self, future: np.ndarray, batch: WindowBatch) -> np.ndarray:
         """Raw future values [n, horizon, targets] -> the graph output that would give them."""
         values = np.asarray(future, dtype=np.float64)

@@ -57,6 +57,8 @@ def running_service(
         if nofile is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
+    env = env_without_settings()
+    env["RNN_SERVE_GRPC_PORT"] = "0"  # HTTP only: the limits here are those of the HTTP face
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
@@ -70,7 +72,7 @@ def running_service(
                 *extra,
             ],
             cwd=REPO,
-            env=env_without_settings(),
+            env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
             preexec_fn=limit_descriptors,

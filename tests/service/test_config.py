@@ -88,3 +88,11 @@ def test_connection_limits_have_careful_defaults() -> None:
         30.0,
     )
     assert settings.max_connections == 1000
+
+
+def test_grpc_port_flag_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RNN_SERVE_GRPC_PORT", raising=False)
+    assert Settings().grpc_port == 8001
+    assert settings_from_args(["--grpc-port", "0"]).grpc_port == 0
+    monkeypatch.setenv("RNN_SERVE_GRPC_PORT", "9001")
+    assert settings_from_args([]).grpc_port == 9001

@@ -26,6 +26,7 @@ DEFAULT_EPOCHS = 40
 DEFAULT_SERIES_PER_EPOCH = 10_000
 DEFAULT_UNITS = 64
 DEFAULT_BUDGET_MINUTES = 20.0
+DEFAULT_CSV_BUDGET_MINUTES = 4.0
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -112,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--budget-minutes",
         type=float,
-        default=DEFAULT_BUDGET_MINUTES,
-        help="stop after the epoch that crosses this wall time (default: 20)",
+        default=None,
+        help="training wall-time budget: the generator model stops after the epoch that "
+        f"crosses it (default: {DEFAULT_BUDGET_MINUTES:g}); with --csv the candidates share it "
+        f"(default: {DEFAULT_CSV_BUDGET_MINUTES:g})",
     )
     gen = train.add_argument_group("generator data (without --csv)")
     gen.add_argument("--series-per-epoch", type=_positive, default=DEFAULT_SERIES_PER_EPOCH)
@@ -130,10 +133,151 @@ def build_parser() -> argparse.ArgumentParser:
         "--targets", default=None, help="columns to forecast (default: all --columns)"
     )
     real.add_argument(
-        "--window", type=_positive, default=50, help="input steps per window (default: 50)"
+        "--window",
+        type=_positive,
+        default=None,
+        help="points the model looks at (default: from season and horizon, at least one full "
+        "season: max(2 M, M + H, 2 H, 8), shorter when the training part is short)",
     )
     real.add_argument("--horizon", type=_positive, default=10, help="steps ahead (default: 10)")
+    real.add_argument(
+        "--season",
+        default=None,
+        help="seasonal period(s) in steps, e.g. 12 (monthly), 4 (quarterly), 48,336 "
+        "(half-hourly: daily and weekly); 1 = none. Default: from the time column's frequency, "
+        "else detected from the autocorrelation of the training part",
+    )
+    real.add_argument(
+        "--transform",
+        choices=("auto", "log", "none"),
+        default="auto",
+        help="log: normalise in log space (positive series whose swings grow with the level); "
+        "auto decides on the training part and also tries the other (default: auto)",
+    )
+    real.add_argument(
+        "--time-column",
+        default=None,
+        help="time stamp column: checked for order and even spacing; its frequency and last "
+        "time stamp go into the card",
+    )
+    real.add_argument(
+        "--fill",
+        choices=("error", "interpolate", "ffill"),
+        default="error",
+        help="missing values (and missing time stamps): stop, interpolate linearly, or carry "
+        "the last value forward (default: error)",
+    )
+    real.add_argument(
+        "--allow-worse-than-baseline",
+        action="store_true",
+        help="export even when the model is not better than seasonal naive on validation "
+        "(the card says so)",
+    )
+    _add_backtest(sub)
+    cal = sub.add_parser(
+        "calibrate",
+        help="add conformal prediction intervals to a generator model's card (ONNX unchanged)",
+    )
+    cal.add_argument("--model", type=Path, default=DEFAULT_MODELS / "forecast" / "1")
+    cal.add_argument("--n-calibration", type=_positive, default=5_000)
+    cal.add_argument("--n-evaluation", type=_positive, default=5_000)
+    panel = sub.add_parser(
+        "panel", help="backtest the development panel of bundled real series (results table)"
+    )
+    panel.add_argument("--results", type=Path, default=DEFAULT_RESULTS / "panel")
+    panel.add_argument("--series", default=None, help="comma-separated subset of the panel")
+    panel.add_argument("--origins", type=_positive, default=10)
+    panel.add_argument("--budget-minutes", type=float, default=DEFAULT_CSV_BUDGET_MINUTES)
     return parser
+
+
+def _add_backtest(sub: Any) -> None:
+    back = sub.add_parser(
+        "backtest",
+        help="rolling-origin backtest of a real series: the model against the baselines",
+        description=(
+            "Train with the trainer's defaults on the first part of the series (or take "
+            "--model), forecast from --origins rolling origins in the rest with the whole "
+            "history before each, as POST /forecast would; compare with naive, seasonal naive, "
+            "AutoETS and AutoTheta on the same origins. Writes a Markdown and a JSON table and "
+            "a PNG chart of the last origin."
+        ),
+    )
+    _add_common(back)
+    back.add_argument("--csv", required=True, help="CSV file, or statsmodels:<dataset>")
+    back.add_argument("--columns", required=True, help="comma-separated value columns")
+    back.add_argument("--targets", default=None, help="columns to forecast (default: --columns)")
+    back.add_argument("--horizon", type=_positive, required=True, help="steps ahead")
+    back.add_argument("--season", required=True, help="seasonal period(s), e.g. 12 or 48,336")
+    back.add_argument("--origins", type=_positive, default=10, help="origins (default: 10)")
+    back.add_argument(
+        "--train-fraction",
+        type=float,
+        default=0.8,
+        help="share of the series the model is trained on; origins lie in the rest (default: 0.8)",
+    )
+    back.add_argument("--model", type=Path, default=None, help="existing artifact directory")
+    back.add_argument("--window", type=_positive, default=None)
+    back.add_argument("--transform", choices=("auto", "log", "none"), default="auto")
+    back.add_argument("--time-column", default=None)
+    back.add_argument("--fill", choices=("error", "interpolate", "ffill"), default="error")
+    back.add_argument("--budget-minutes", type=float, default=DEFAULT_CSV_BUDGET_MINUTES)
+    back.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS / "backtest",
+        help="output directory (default: results/forecast/backtest)",
+    )
+    back.add_argument("--name", default=None, help="name of the outputs (default: CSV stem)")
+    back.add_argument(
+        "--out", type=Path, default=None, help="keep the trained artifact under this models root"
+    )
+
+
+def run_backtest(args: argparse.Namespace, argv: list[str]) -> int:
+    from training.forecast.csvdata import DataError
+    from training.forecast.datasets import resolve_csv
+    from training.forecast.realplan import RealOptions
+    from training.forecast.seasons import parse_seasons
+
+    try:
+        if not 0 < args.train_fraction < 1:
+            raise DataError(f"--train-fraction must lie in (0, 1), got {args.train_fraction}")
+        columns = _names(args.columns)
+        if not columns:
+            raise DataError("--columns names no column")
+        if args.model is not None and not (args.model / "card.json").is_file():
+            raise DataError(f"--model {args.model}: no card.json there")
+        from training.forecast.backtest_run import BacktestOptions, run
+
+        real = RealOptions(
+            csv_path=resolve_csv(args.csv),
+            columns=columns,
+            targets=_names(args.targets) or columns,
+            horizon=args.horizon,
+            seasons=parse_seasons(args.season),
+            window=args.window,
+            transform=args.transform,
+            time_column=args.time_column,
+            fill=args.fill,
+            seed=args.seed,
+            use_fraction=args.train_fraction,
+        )
+        options = BacktestOptions(
+            real=real,
+            origins=args.origins,
+            results=args.results,
+            name=args.name,
+            model=args.model,
+            out=args.out,
+            budget_minutes=args.budget_minutes,
+            threads=args.threads,
+        )
+        run(options, "python -m training forecast " + " ".join(argv))
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
 
 
 def _names(text: str | None) -> list[str]:
@@ -183,6 +327,7 @@ def run_lineup(args: argparse.Namespace, argv: list[str]) -> int:
 def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     from training.export import ExportError
     from training.forecast.csvdata import DataError
+    from training.forecast.gate import QualityGateError
 
     command = "python -m training forecast " + " ".join(argv)
     try:
@@ -190,6 +335,9 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         card = run(args, command)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except QualityGateError as error:
+        print(f"error: quality gate: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ExportError as error:
         print(f"error: export refused: {error}", file=sys.stderr)
@@ -199,7 +347,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
-    from training.forecast.pipeline import Target, run_generator
+    from training.forecast.pipeline import run_generator
+    from training.forecast.target import Target
 
     target = Target(args.out, args.name or "forecast", args.version, args.overwrite)
     target.check_free()
@@ -219,7 +368,7 @@ def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
         epochs=args.epochs or DEFAULT_EPOCHS,
         batch_size=args.batch_size or 128,
         patience=args.patience or 10,
-        max_seconds=args.budget_minutes * 60,
+        max_seconds=(args.budget_minutes or DEFAULT_BUDGET_MINUTES) * 60,
         schedule="cosine",
     )
     return run_generator(target, config, fit_config, command)
@@ -228,7 +377,9 @@ def _train_generator(args: argparse.Namespace, command: str) -> ModelCard:
 def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
     from training.forecast.csvdata import DataError
     from training.forecast.datasets import resolve_csv
-    from training.forecast.pipeline import Target, run_csv
+    from training.forecast.realplan import RealOptions, plan
+    from training.forecast.seasons import parse_seasons
+    from training.forecast.target import Target
 
     columns = _names(args.columns)
     if not columns:
@@ -236,30 +387,34 @@ def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
     csv_path = resolve_csv(args.csv)
     target = Target(args.out, args.name or csv_path.stem, args.version, args.overwrite)
     target.check_free()
+    options = RealOptions(
+        csv_path=csv_path,
+        columns=columns,
+        targets=_names(args.targets) or columns,
+        horizon=args.horizon,
+        seasons=parse_seasons(args.season) if args.season else None,
+        window=args.window,
+        transform=args.transform,
+        time_column=args.time_column,
+        fill=args.fill,
+        units=args.units,
+        seed=args.seed,
+    )
+    prepared = plan(options)  # every data check, before TensorFlow is imported
+    for note in prepared.notes:
+        print(f"[plan] {note}")
     from training.forecast import runtime
 
     runtime.configure(args.threads, args.seed)
-    from training.forecast.train import FitConfig
+    from training.forecast.realrun import Budget, run
 
-    fit_config = FitConfig(
-        epochs=args.epochs or 200,
+    budget = Budget(
+        seconds=(args.budget_minutes or DEFAULT_CSV_BUDGET_MINUTES) * 60,
+        epochs=args.epochs or 300,
+        patience=args.patience or 20,
         batch_size=args.batch_size or 32,
-        patience=args.patience or 15,
-        plateau=3,
-        max_seconds=args.budget_minutes * 60,
     )
-    return run_csv(
-        target,
-        csv_path,
-        columns,
-        _names(args.targets) or columns,
-        args.window,
-        args.horizon,
-        args.units or 32,
-        fit_config,
-        command,
-        args.seed,
-    )
+    return run(target, prepared, budget, command, args.allow_worse_than_baseline)
 
 
 def main(argv: list[str]) -> int:
@@ -270,6 +425,27 @@ def main(argv: list[str]) -> int:
         return int(exit_.code or 0)
     if args.command == "lineup":
         return run_lineup(args, argv)
+    if args.command == "backtest":
+        return run_backtest(args, argv)
+    if args.command == "calibrate":
+        if not (args.model / "card.json").is_file():
+            print(f"error: --model {args.model}: no card.json there", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from training.forecast.calibrate import calibrate_generator
+
+        done = calibrate_generator(args.model, args.n_calibration, args.n_evaluation)
+        print(
+            f"[calibrate] {args.model}: 80% band covers {done.coverage:.1%} of fresh values, "
+            f"mean width {done.width:.4f}"
+        )
+        return 0
+    if args.command == "panel":
+        from training.forecast.panel import run_panel
+
+        command = "python -m training forecast " + " ".join(argv)
+        names = _names(args.series) or None
+        run_panel(args.results, names, args.budget_minutes, args.origins, command)
+        return 0
     return run_train(args, argv)
 
 

@@ -24,13 +24,23 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Series:
-    values: FloatArray  # [time, features], raw units
+    values: FloatArray  # [time, features], raw units (NaN = missing, only if allowed)
     names: list[str]
     source: str
+    times: list[str] | None = None  # the time column's cells, when one was named
 
 
-def load_csv(path: Path, columns: list[str]) -> Series:
-    """Read the chosen numeric columns of a CSV file (several columns = multivariate)."""
+def load_csv(
+    path: Path,
+    columns: list[str],
+    *,
+    allow_missing: bool = False,
+    time_column: str | None = None,
+) -> Series:
+    """Read the chosen numeric columns of a CSV file (several columns = multivariate).
+
+    Missing cells are an error unless `allow_missing` (then they are NaN, for `fill_gaps`).
+    """
     import pandas as pd
 
     if not path.is_file():
@@ -41,7 +51,8 @@ def load_csv(path: Path, columns: list[str]) -> Series:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"cannot parse CSV file {path}: {error}") from error
-    unknown = [c for c in columns if c not in frame.columns]
+    wanted = [*columns, time_column] if time_column is not None else columns
+    unknown = [c for c in wanted if c not in frame.columns]
     if unknown:
         raise DataError(
             f"unknown column(s) {', '.join(unknown)} in {path}; "
@@ -49,17 +60,26 @@ def load_csv(path: Path, columns: list[str]) -> Series:
         )
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
-        values[:, j] = _numeric_column(frame[column].tolist(), column, path)
-    return Series(values.astype(np.float32), list(columns), str(path))
+        values[:, j] = _numeric_column(frame[column].tolist(), column, path, allow_missing)
+    times = frame[time_column].tolist() if time_column is not None else None
+    return Series(values.astype(np.float32), list(columns), str(path), times)
 
 
-def _numeric_column(cells: list[str], column: str, path: Path) -> npt.NDArray[np.float64]:
+def _numeric_column(
+    cells: list[str], column: str, path: Path, allow_missing: bool
+) -> npt.NDArray[np.float64]:
     out = np.empty(len(cells), dtype=np.float64)
     for i, cell in enumerate(cells):
         text = cell.strip()
         row = i + 2  # 1-based, after the header line
         if text == "" or text.lower() in {"nan", "na", "null", "none"}:
-            raise DataError(f"missing value in column {column!r}, line {row} of {path}")
+            if allow_missing:
+                out[i] = np.nan
+                continue
+            raise DataError(
+                f"missing value in column {column!r}, line {row} of {path} "
+                "(--fill interpolate or --fill ffill fills gaps)"
+            )
         try:
             out[i] = float(text)
         except ValueError:

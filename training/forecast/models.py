@@ -131,3 +131,24 @@ def served_seq2seq(
             keras.layers.Dense(horizon * n_targets),
         ]
     )
+
+
+def window_forecaster(
+    outputs: int, n_features: int = 1, units: int = 32, stride: int = 1, kind: str = "lstm"
+) -> keras.Sequential:
+    """The real-series model: [strided Conv1D] + two recurrent layers + Dense(outputs).
+
+    Sequence to vector on a per-window normalised input. The Dense layer starts at zero, so
+    before training the model answers the window's seasonal-naive forecast (the transform adds
+    it) and training only has to learn corrections. A strided Conv1D shortens long windows.
+    """
+    cell = RECURRENT_LAYERS[kind]
+    stack: list[keras.layers.Layer] = [_sequence_input(n_features)]
+    if stride > 1:
+        stack.append(keras.layers.Conv1D(units, kernel_size=stride, strides=stride))
+    stack += [
+        cell(units, return_sequences=True),
+        cell(units),
+        keras.layers.Dense(outputs, kernel_initializer="zeros"),
+    ]
+    return keras.Sequential(stack)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from training.forecast.artifact import (
     save_card,
 )
 from training.forecast.csvdata import DataError, StandardScaler, load_csv, prepare
+from training.forecast.target import Target
 from training.forecast.train import (
     FitConfig,
     GeneratorConfig,
@@ -29,23 +30,6 @@ from training.forecast.train import (
 )
 
 GENERATOR_MIN_LENGTH = 10  # shortest input we vouch for (trained on every prefix from 1 step)
-
-
-@dataclass(frozen=True)
-class Target:
-    root: Path
-    name: str
-    version: str
-    overwrite: bool = False
-
-    @property
-    def directory(self) -> Path:
-        return self.root / self.name / self.version
-
-    def check_free(self) -> None:
-        """Fail before training, not after, when the artifact directory is taken."""
-        if self.directory.exists() and not self.overwrite:
-            raise DataError(f"{self.directory} already exists (use --overwrite to replace it)")
 
 
 def _mse(a: np.ndarray, b: np.ndarray) -> float:

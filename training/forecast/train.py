@@ -30,6 +30,8 @@ class FitConfig:
     min_learning_rate: float = 1e-5
     max_seconds: float = float("inf")
     schedule: str = "plateau"  # "plateau": halve on a plateau; "cosine": decay over `epochs`
+    loss: str = "mse"
+    score_start: bool = False  # score the untrained model too (it may stay the best)
 
 
 def cosine_learning_rate(config: FitConfig, epoch: int) -> float:
@@ -66,9 +68,11 @@ def fit(
 ) -> FitHistory:
     """Train epoch by epoch on `next_batch(epoch)`, keeping the weights with the best `score`."""
     optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
-    model.compile(loss="mse", optimizer=optimizer)
+    model.compile(loss=config.loss, optimizer=optimizer)
     history, best_weights, since_best = FitHistory(), model.get_weights(), 0
     start = time.perf_counter()
+    if config.score_start:
+        history.best_score = score(model)
     for epoch in range(1, config.epochs + 1):
         if config.schedule == "cosine":
             optimizer.learning_rate.assign(cosine_learning_rate(config, epoch))
@@ -87,7 +91,7 @@ def fit(
             if plateau and learning_rate > config.min_learning_rate:
                 optimizer.learning_rate.assign(max(learning_rate / 2, config.min_learning_rate))
         log(
-            f"[train] epoch {epoch}/{config.epochs}  val {value:.5f}  best {history.best_score:.5f}"
+            f"[train] epoch {epoch}/{config.epochs}  val {value:.5g}  best {history.best_score:.5f}"
             f" (epoch {history.best_epoch})  lr {learning_rate:.2g}  {history.seconds:.0f} s"
         )
         if since_best >= config.patience:

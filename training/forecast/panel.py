@@ -1,0 +1,190 @@
+"""The development panel: real series bundled in installable packages, each backtested.
+
+Every series is trained with the trainer's defaults (only horizon and season given) on its
+first 80% and asked from rolling origins in the rest; `panel.md` / `panel.json` collect the
+MAE ratios to seasonal naive of the model, AutoETS and AutoTheta and their geometric means.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from training.forecast.backtest_run import BacktestOptions, Log, run
+from training.forecast.realplan import RealOptions
+from training.forecast.scoring import geometric_mean
+
+
+@dataclass(frozen=True)
+class PanelSeries:
+    name: str
+    kind: str  # monthly, quarterly, ...
+    horizon: int
+    seasons: list[int]
+    write: Callable[[Path], None]  # writes the CSV (column "value", maybe "date")
+    time_column: str | None = None
+    fill: str = "error"
+
+
+def _write_values(values: np.ndarray) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        finite = np.asarray(values, np.float64)
+        finite = finite[~np.isnan(finite)]
+        path.write_text("value\n" + "\n".join(repr(float(v)) for v in finite) + "\n")
+
+    return write
+
+
+def _pmdarima(name: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        import pmdarima.datasets as datasets
+
+        _write_values(np.asarray(getattr(datasets, f"load_{name}")(), np.float64))(path)
+
+    return write
+
+
+def _statsmodels_column(dataset: str, column: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        import importlib
+
+        frame = importlib.import_module(f"statsmodels.datasets.{dataset}").load_pandas().data
+        _write_values(frame[column].to_numpy(np.float64))(path)
+
+    return write
+
+
+def _elnino(path: Path) -> None:
+    from statsmodels.datasets import elnino
+
+    frame = elnino.load_pandas().data
+    _write_values(frame.drop(columns="YEAR").to_numpy(np.float64).reshape(-1))(path)
+
+
+def _co2(path: Path) -> None:
+    """Weekly, with its gaps kept (empty cells) and its dates, for --time-column / --fill."""
+    from statsmodels.datasets import co2
+
+    frame = co2.load_pandas().data
+    rows = [
+        f"{stamp.date().isoformat()},{'' if np.isnan(v) else repr(float(v))}"
+        for stamp, v in zip(frame.index, frame["co2"], strict=True)
+    ]
+    path.write_text("date,value\n" + "\n".join(rows) + "\n")
+
+
+PANEL = (
+    PanelSeries("airpassengers", "monthly", 12, [12], _pmdarima("airpassengers")),
+    PanelSeries("wineind", "monthly", 12, [12], _pmdarima("wineind")),
+    PanelSeries("elnino", "monthly", 12, [12], _elnino),
+    PanelSeries("ausbeer", "quarterly", 8, [4], _pmdarima("ausbeer")),
+    PanelSeries("woolyrnq", "quarterly", 8, [4], _pmdarima("woolyrnq")),
+    PanelSeries("austres", "quarterly", 8, [4], _pmdarima("austres")),
+    PanelSeries("realgdp", "quarterly", 8, [4], _statsmodels_column("macrodata", "realgdp")),
+    PanelSeries("taylor", "half-hourly", 48, [48, 336], _pmdarima("taylor")),
+    PanelSeries("co2", "weekly, 59 gaps", 52, [52], _co2, "date", "interpolate"),
+)
+
+
+def run_panel(
+    results: Path,
+    names: list[str] | None,
+    budget_minutes: float,
+    origins: int,
+    command: str,
+    log: Log = print,
+) -> list[dict[str, object]]:
+    chosen = [s for s in PANEL if names is None or s.name in names]
+    rows: list[dict[str, object]] = []
+    summary = results / "panel.json"
+    if summary.is_file():  # a partial earlier run: keep the series not rerun now
+        done = json.loads(summary.read_text(encoding="utf-8"))["series"]
+        rows = [r for r in done if r["name"] not in {s.name for s in chosen}]
+    with tempfile.TemporaryDirectory() as scratch:
+        for series in chosen:
+            path = Path(scratch) / f"{series.name}.csv"
+            series.write(path)
+            columns = ["value"]
+            options = BacktestOptions(
+                real=RealOptions(
+                    csv_path=path,
+                    columns=columns,
+                    targets=columns,
+                    horizon=series.horizon,
+                    seasons=series.seasons,
+                    time_column=series.time_column,
+                    fill=series.fill,  # type: ignore[arg-type]
+                    use_fraction=0.8,
+                ),
+                origins=origins,
+                results=results,
+                name=series.name,
+                budget_minutes=budget_minutes,
+            )
+            log(f"[panel] {series.name} ({series.kind})")
+            start = time.perf_counter()
+            result = run(options, f"{command} ({series.name})", log)
+            length = sum(1 for _ in path.open()) - 1
+            rows.append(
+                {
+                    "name": series.name,
+                    "kind": series.kind,
+                    "length": length,
+                    "horizon": series.horizon,
+                    "seasons": series.seasons,
+                    "origins": len(result.origins),
+                    "ratio": result.ratio,
+                    "mase": result.mase,
+                    "coverage_80": result.coverage_80,
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            )
+            write_summary(rows, results, command)
+    return rows
+
+
+def write_summary(rows: list[dict[str, object]], results: Path, command: str) -> None:
+    import platform
+
+    order = {s.name: i for i, s in enumerate(PANEL)}
+    rows = sorted(rows, key=lambda r: order.get(str(r["name"]), 99))
+    methods = ("model", "auto_ets", "auto_theta", "naive")
+    means = {m: geometric_mean(r["ratio"][m] for r in rows) for m in methods}  # type: ignore[index]
+    machine = f"{platform.machine()}, {platform.python_version()}, 1 thread"
+    body = {"command": command, "machine": machine, "geometric_mean_ratio": means, "series": rows}
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "panel.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        "# Development panel: model vs statistical baselines",
+        "",
+        f"`{command}` on {machine}. Each series: trained with the defaults (only horizon and "
+        "season given) on its first 80%, then asked from rolling origins in the last 20% with "
+        "the whole history before each origin (through the exported graph and the serving "
+        "transform). Cells: MAE / seasonal-naive MAE on the same origins (below 1 = better).",
+        "",
+        "| series | kind | length | horizon | seasons | model | AutoETS | AutoTheta | naive "
+        "| model MASE | 80% band coverage | train + backtest s |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio: dict[str, float] = r["ratio"]  # type: ignore[assignment]
+        mase: dict[str, float] = r["mase"]  # type: ignore[assignment]
+        coverage = r["coverage_80"]
+        cover = f"{coverage:.0%}" if isinstance(coverage, float) else "-"
+        lines.append(
+            f"| [{r['name']}]({r['name']}.md) | {r['kind']} | {r['length']} | {r['horizon']} "
+            f"| {r['seasons']} | {ratio['model']:.3f} | {ratio['auto_ets']:.3f} "
+            f"| {ratio['auto_theta']:.3f} | {ratio['naive']:.3f} | {mase['model']:.3f} "
+            f"| {cover} | {r['seconds']} |"
+        )
+    lines.append(
+        f"| **geometric mean** | | | | | **{means['model']:.3f}** | {means['auto_ets']:.3f} "
+        f"| {means['auto_theta']:.3f} | {means['naive']:.3f} | | | |"
+    )
+    (results / "panel.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
