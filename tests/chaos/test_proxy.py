@@ -45,6 +45,10 @@ def proxy_config(tmp: Path, live_port: int, dead_port: int, listen_port: int) ->
         f"    server 127.0.0.1:{dead_port} {parameters}\n"
         f"    server 127.0.0.1:{live_port} {parameters}\n",
     ).replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
+    # The gRPC face is not under test: its upstream gets the dead address, its port a free one.
+    site = site.replace("server api:8001 ", f"server 127.0.0.1:{dead_port} ").replace(
+        "listen 81 http2;", f"listen 127.0.0.1:{free_port()} http2;"
+    )
     (tmp / "site.conf").write_text(site)
     main = tmp / "nginx.conf"
     main.write_text(
@@ -76,6 +80,7 @@ def test_a_replica_that_stopped_answering_costs_no_client_a_long_wait(tmp_path: 
                         break
                     except httpx.TransportError:
                         time.sleep(0.05)
+                assert nginx.poll() is None, "nginx did not start: nginx -t the generated config"
                 with Load(url, threads=CLIENTS) as load:
                     time.sleep(8)
             finally:
