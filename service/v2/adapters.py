@@ -8,8 +8,9 @@ native messages (`series[0][17] ...`, `texts[3] ...`) name the tensor and its in
 - forecast: input FP32 `series` [batch, time, features] (or [batch, time] for a univariate
   model); output FP32 `forecast` [batch, horizon, targets]; request parameter `horizon`; with
   the request parameter `quantiles` (the levels as one comma-separated string, since the
-  protocol's parameters are scalars: "0.1,0.5,0.9"), also FP32 `quantiles` [batch, levels, horizon, targets] in the
-  order the levels were asked (a model with calibrated intervals lists it in its metadata).
+  protocol's parameters are scalars: "0.1,0.5,0.9"), also FP32 `quantiles`
+  [batch, levels, horizon, targets] in the order the levels were asked (a model with
+  calibrated intervals lists it in its metadata).
 - sentiment: input BYTES `texts` [batch] of UTF-8 texts; outputs FP32 `probability` [batch]
   (of the card's positive label) and BYTES `label` [batch].
 """
