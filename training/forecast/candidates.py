@@ -39,7 +39,7 @@ def stride_for(window: int) -> int:
 
 def spec_for(setup: SeriesSetup, candidate: Candidate) -> ForecastSpec:
     width, n_targets = len(setup.names), len(setup.target_idx)
-    base = max(m for m in setup.seasons if m <= candidate.window)
+    base = max((m for m in setup.seasons if m <= candidate.window), default=1)
     identity = Scaler(mean=[0.0] * width, scale=[1.0] * width)
     return ForecastSpec(
         n_features=width,
