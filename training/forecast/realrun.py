@@ -176,9 +176,18 @@ def run(
     spec = best.spec.model_copy(update={"intervals": draft})
     states = [test.batch.state(i) for i in range(len(test.x))]
     coverage = conformal.band_coverage(ForecastTransform(spec), test_out, states, test.truth)
+    # Coverage above is that of validation-calibrated intervals on unseen windows; the served
+    # grid then also takes the test residuals (the most recent errors, and twice the windows).
+    test_residuals = transform.to_normalised_targets(test.truth, test.batch) - test_out
+    served = conformal.intervals(
+        np.concatenate([residuals, test_residuals]),
+        "validation and test windows (coverage below: calibrated on validation only)",
+        "test windows",
+        len(test.x),
+    )
     spec = spec.model_copy(
         update={
-            "intervals": draft.model_copy(
+            "intervals": served.model_copy(
                 update={
                     "coverage_80": coverage[0],
                     "width_80": coverage[1],
