@@ -1,28 +1,42 @@
-# One virtual environment, installed from the pinned constraints.
-PYTHON ?= python3.11
+# One virtual environment, installed from the pinned constraints. `make help` lists the targets.
+#
+# Python versions every extra has wheels for; keep in step with requires-python in pyproject.toml.
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
+# A PYTHON given on the command line or in the environment rebuilds a .venv of another version.
+PYTHON_EXPLICIT := $(if $(filter command line environment,$(origin PYTHON)),1,0)
 
-.PHONY: serve test lint install-serve install-all
+.DEFAULT_GOAL := help
+.PHONY: help venv install-serve install-all serve test lint clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+help: ## list the targets
+	@echo "make TARGET [PYTHON=python3.12]   (Python $(SUPPORTED_PYTHONS); default PYTHON=$(PYTHON))"
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 18
 
-install-serve: $(BIN)/python
+venv: ## create .venv with a supported PYTHON, or rebuild one made by another Python
+	@MAKE_GOAL="$(or $(MAKECMDGOALS),venv)" bash scripts/ensure-venv.sh "$(PYTHON)" "$(VENV)" $(PYTHON_EXPLICIT) $(SUPPORTED_PYTHONS)
+
+install-serve: venv ## install the serve extra (onnxruntime, FastAPI; no TensorFlow)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[serve]'
 
-install-all: $(BIN)/python
+install-all: venv ## install every extra: serve, train (TensorFlow) and dev (test tools)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[serve,train,dev]'
 
-serve: install-serve
+serve: install-serve ## start the API on the bundled models, port 8000
 	$(BIN)/python -m service --models-dir models
 
-lint: install-all
-	$(BIN)/ruff check contract service training bench loadtest tests
-	$(BIN)/ruff format --check contract service training bench loadtest tests
+lint: install-all ## ruff and mypy
+	$(BIN)/ruff check contract service training bench loadtest tests scripts
+	$(BIN)/ruff format --check contract service training bench loadtest tests scripts
 	$(BIN)/mypy
 
-test: lint
+test: lint ## lint, then the whole pytest suite (what .ci/run runs)
 	$(BIN)/python -m pytest
+
+clean: ## remove .venv and every cache (pytest, mypy, ruff, __pycache__, egg-info)
+	@case "$(VENV)" in ""|/|.|..) echo "refusing to remove VENV=$(VENV)" >&2; exit 2;; esac
+	rm -rf -- "$(VENV)" .pytest_cache .mypy_cache .ruff_cache *.egg-info build
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

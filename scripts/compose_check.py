@@ -97,14 +97,16 @@ def compare(a: Any, b: Any, tolerance: float, where: str, worst: list[float]) ->
         fail(f"{where}: {a!r} != {b!r}")
 
 
-def parity(url: str, models_dir: Path, tolerance: float) -> None:
+def parity(url: str, models_dir: Path, tolerance: float, api_key: str = "") -> None:
     from fastapi.testclient import TestClient
 
     from service.app import create_app
     from service.config import Settings
 
     app = create_app(Settings(models_dir=models_dir))
-    with TestClient(app) as local, httpx.Client(base_url=url, timeout=30) as remote:
+    headers = {"X-API-Key": api_key} if api_key else {}
+    remote_client = httpx.Client(base_url=url, timeout=30, headers=headers)
+    with TestClient(app) as local, remote_client as remote:
         listing = local.get("/models").json()
         remote_names = sorted(m["name"] for m in remote.get("/models").json()["models"])
         local_names = sorted(m["name"] for m in listing["models"])
@@ -208,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", required=True)
     p.add_argument("--models-dir", type=Path, required=True)
     p.add_argument("--tolerance", type=float, default=1e-5)
+    p.add_argument("--api-key", default="", help="sent as X-API-Key to the deployment")
     s = sub.add_parser("spread")
     s.add_argument("--url", required=True)
     s.add_argument("--replicas", type=int, default=2)
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
     if args.command == "parity":
-        parity(args.url, args.models_dir, args.tolerance)
+        parity(args.url, args.models_dir, args.tolerance, args.api_key)
     elif args.command == "spread":
         spread(args.url, args.replicas, args.requests)
     else:

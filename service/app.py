@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from service import metrics
-from service.api import admin, handlers, health, models
+from service.api import admin, docs, handlers, health, models
 from service.api import metrics as metrics_api
 from service.config import Settings
 from service.dataplane import DataPlane
@@ -130,11 +130,14 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         description="Recurrent forecasting and sentiment models served with onnxruntime.",
         lifespan=lifespan,
         redirect_slashes=False,  # "/models/" gets the 404 error body, not an empty redirect
+        docs_url=None,  # service.api.docs serves them without a CDN
+        redoc_url=None,
         # FastAPI's built-in OpenTelemetry hooks check their providers on every request;
         # nothing here exports traces, and the check costs ~10% of a forecast request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     handlers.install(app)
+    docs.install(app)
     for router in (health.router, models.router, metrics_api.router):
         app.include_router(router)
     if settings.api_key:  # the admin endpoints exist only behind an API key

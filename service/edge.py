@@ -50,6 +50,8 @@ def route_of(path: str) -> str:
     """The route template of a path, for metric labels (never the raw path: unbounded)."""
     if path in _STATIC_ROUTES:
         return path
+    if path.startswith("/docs/assets/"):
+        return "/docs/assets/{file}"
     if path.startswith("/models/"):
         depth = path.count("/")
         if depth == 2:

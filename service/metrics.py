@@ -98,6 +98,14 @@ REJECTED = Counter(
     namespace=NAMESPACE,
     registry=REGISTRY,
 )
+FORECAST_WARNINGS = Counter(
+    "forecast_warnings",
+    "Forecast answers' warnings: out_of_range (input far from the training data), "
+    "short_history (fewer points than the model's window).",
+    ["model", "version", "kind"],
+    namespace=NAMESPACE,
+    registry=REGISTRY,
+)
 MODEL_INFO = Gauge(
     "model_info",
     "1 for every model version being served, with its task and the sha256 of its graph.",
@@ -243,6 +251,10 @@ class RequestRecorder:
 
 def set_model_info(model: str, version: str, task: str, sha256: str) -> None:
     MODEL_INFO.labels(model, version, task, sha256).set(1)
+
+
+def forecast_warned(model: str, version: str, kind: str) -> None:
+    FORECAST_WARNINGS.labels(model, version, kind).inc()
 
 
 def model_load_failed(model: str, version: str) -> None:

@@ -22,6 +22,25 @@ class ForecastResponse(_Model):
     forecasts: list[list[float] | list[list[float]]] = Field(
         description="Per series, `horizon` values (one target) or rows of target values."
     )
+    points_used: list[int] = Field(
+        description="Per series, how many of its most recent points the model looked at "
+        "(at most the model's window: older points change nothing)."
+    )
+    quantile_forecasts: dict[str, list[list[float] | list[list[float]]]] | None = Field(
+        default=None,
+        description="With `quantiles`: per requested level (written as Python writes the "
+        'float, e.g. "0.1"), forecasts shaped like `forecasts`. Conformal intervals from '
+        "held-out residuals, scaled by each window's normalisation; they never cross.",
+    )
+    timestamps: list[list[str]] | None = Field(
+        default=None,
+        description="With `last_timestamp`: per series, the ISO 8601 time of each step.",
+    )
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Present when an input lies far outside the training range or is "
+        "shorter than the model's window; each names the series.",
+    )
 
 
 class SentimentResult(_Model):

@@ -19,6 +19,7 @@ import orjson
 from contract.card import ForecastSpec, ModelCard
 from contract.forecast_transform import ForecastTransform, WindowState
 from contract.graph import FORECAST
+from service import metrics
 from service.errors import Problems, invalid
 from service.schemas import ForecastResponse
 from service.tasks.base import Codec, Prepared, Task
@@ -33,7 +34,12 @@ from service.tasks.checks import (
 
 _NUMBER_TYPES = {float, int}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_FIELDS = ("horizon", "model", "version")
+_FIELDS = ("horizon", "quantiles", "last_timestamp", "model", "version")
+MAX_QUANTILES = 20
+# Without the card's range of normalised training inputs: the global scaler standardised
+# the training data, so a point more than this many training standard deviations from its
+# mean lies far outside it.
+DEFAULT_INPUT_RANGE = (-10.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -42,12 +48,17 @@ class ForecastQuery:
     horizon: int | None
     model: str | None
     version: str | None
+    quantiles: tuple[float, ...] = ()
+    last_timestamp: str | list[Any] | None = None  # one for every series, or one per series
 
 
 @dataclass(frozen=True)
 class _Context:
     horizon: int
     states: list[WindowState]
+    warnings: list[str]
+    quantiles: tuple[float, ...]
+    timestamps: list[list[str]] | None
 
 
 class ForecastCodec(Codec):
@@ -61,6 +72,17 @@ class ForecastCodec(Codec):
         reach = _FLOAT32_MAX * np.asarray(self.spec.input_scaler.scale)
         self.lowest = float(max(-_FLOAT32_MAX, *(mean - reach)))
         self.highest = float(min(_FLOAT32_MAX, *(mean + reach)))
+        norm = self.spec.normalisation
+        self.positive_only = norm is not None and norm.transform == "log"
+        if self.spec.input_range is not None:
+            low = np.asarray(self.spec.input_range.low)
+            high = np.asarray(self.spec.input_range.high)
+        else:
+            low = np.full(self.spec.n_features, DEFAULT_INPUT_RANGE[0])
+            high = np.full(self.spec.n_features, DEFAULT_INPUT_RANGE[1])
+        # "Far outside": beyond the training range by more than its own width.
+        width = np.maximum(high - low, 1e-9)
+        self._warn_low, self._warn_high = low - width, high + width
 
     def prepare(self, query: ForecastQuery, limits: Limits) -> Prepared:
         """The horizon, and every series in graph units as float32 [length, n_features].
@@ -69,8 +91,15 @@ class ForecastCodec(Codec):
         """
         problems = Problems()
         horizon = self._horizon(query, problems)
+        if query.quantiles and self.spec.intervals is None:
+            problems.add(
+                ("quantiles",),
+                f"cannot be given: model {self.card.name!r} version {self.card.version!r} "
+                "has no calibrated prediction intervals",
+            )
         rows: list[np.ndarray] = []
         states: list[WindowState] = []
+        warnings: list[str] = []
         for index, series in enumerate(query.series):
             values = _series_values(series, index, self.spec, limits, problems)
             if values is None:
@@ -79,14 +108,70 @@ class ForecastCodec(Codec):
             if values.min() < self.lowest or values.max() > self.highest:
                 _report_outside(values, index, self, problems)
                 continue
+            if self.positive_only and values.min() <= 0:
+                where = tuple(int(i) for i in np.argwhere(values <= 0)[0])
+                problems.add(
+                    ("series", index, where[0]),
+                    "must be above 0: this model forecasts in log space",
+                )
+                continue
             scaled, state = self.transform.to_graph(values)
-            if np.abs(scaled).max() > _FLOAT32_MAX:
+            if not np.isfinite(scaled).all() or np.abs(scaled).max() > _FLOAT32_MAX:
                 _report_large(scaled, index, self.spec.n_features, problems)
                 continue
             rows.append(scaled.astype(np.float32))
             states.append(state)
+            warnings += self._warnings(index, len(values), scaled)
+        timestamps = self._timestamps(query, horizon, problems)
         problems.raise_if_any()
-        return Prepared(rows, _Context(horizon, states))
+        for warning in warnings:
+            kind = "short_history" if "window" in warning else "out_of_range"
+            metrics.forecast_warned(self.card.name, self.card.version, kind)
+        return Prepared(rows, _Context(horizon, states, warnings, query.quantiles, timestamps))
+
+    def _warnings(self, index: int, length: int, scaled: np.ndarray) -> list[str]:
+        found = []
+        window = self.spec.window
+        if window is not None and length < window:
+            found.append(
+                f"series[{index}] has {length} points, fewer than the model's window of "
+                f"{window}: the forecast sees less history than the model was trained with"
+            )
+        outside = (scaled < self._warn_low) | (scaled > self._warn_high)
+        if outside.any():
+            found.append(
+                f"series[{index}]: {int(outside.sum())} of its {scaled.size} values lie far "
+                "outside the range the model was trained on (after its normalisation); "
+                "the forecast may be meaningless"
+            )
+        return found
+
+    def _timestamps(
+        self, query: ForecastQuery, horizon: int, problems: Problems
+    ) -> list[list[str]] | None:
+        given = query.last_timestamp
+        if given is None:
+            return None
+        if self.spec.frequency is None:
+            problems.add(
+                ("last_timestamp",),
+                f"cannot be given: model {self.card.name!r} was trained without a time column, "
+                "so it has no frequency to step from",
+            )
+            return None
+        if isinstance(given, list) and len(given) != len(query.series):
+            problems.add(
+                ("last_timestamp",),
+                f"has {len(given)} time stamps for {len(query.series)} series "
+                "(give one per series, or one string for all)",
+            )
+            return None
+        return future_timestamps(
+            given if isinstance(given, list) else [given] * len(query.series),
+            self.spec.frequency,
+            horizon,
+            problems,
+        )
 
     def _horizon(self, query: ForecastQuery, problems: Problems) -> int:
         maximum = self.spec.horizon
@@ -104,15 +189,53 @@ class ForecastCodec(Codec):
         """Model output [k, model_horizon, targets] (graph units) -> answer in original units."""
         context: _Context = prepared.context
         horizon = context.horizon
-        raw = self.transform.from_graph(output[:, :horizon, :], context.states)
-        forecasts = raw[:, :, 0] if raw.shape[2] == 1 else raw
-        body = {
+        steps = output[:, :horizon, :]
+        raw = self.transform.from_graph(steps, context.states)
+        body: dict[str, Any] = {
             "model": self.card.name,
             "version": self.card.version,
             "horizon": horizon,
-            "forecasts": np.ascontiguousarray(forecasts, dtype=np.float32),
+            "forecasts": _answer_array(raw),
+            "points_used": [state.points_used for state in context.states],
         }
+        if context.quantiles:
+            bands = self.transform.quantiles(steps, context.states, context.quantiles)
+            body["quantile_forecasts"] = {
+                repr(level): _answer_array(band)
+                for level, band in zip(context.quantiles, bands, strict=True)
+            }
+        if context.timestamps is not None:
+            body["timestamps"] = context.timestamps
+        if context.warnings:
+            body["warnings"] = context.warnings
         return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _answer_array(raw: np.ndarray) -> np.ndarray:
+    """[k, horizon, targets] -> per series `horizon` values, or rows of target values."""
+    values = raw[:, :, 0] if raw.shape[2] == 1 else raw
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def future_timestamps(
+    last: list[Any], frequency: str, horizon: int, problems: Problems
+) -> list[list[str]] | None:
+    """ISO 8601 time stamps of the `horizon` steps after each series' last time stamp."""
+    import pandas as pd  # on demand: only requests with time stamps pay for the import
+
+    result: list[list[str]] = []
+    for index, text in enumerate(last):
+        loc: tuple[str | int, ...] = (
+            ("last_timestamp", index) if len(last) > 1 else ("last_timestamp",)
+        )
+        try:
+            start = pd.Timestamp(text)
+            steps = pd.date_range(start=start, periods=horizon + 1, freq=frequency)[1:]
+        except (ValueError, TypeError, OverflowError) as exc:
+            problems.add(loc, f"is not a time stamp this model can step from: {exc}")
+            continue
+        result.append([step.isoformat() for step in steps])
+    return result
 
 
 def _series_values(
@@ -223,8 +346,19 @@ class ForecastTask(Task):
                 horizon = int(horizon)
             if type(horizon) is not int or horizon < 1:
                 raise invalid(("horizon",), f"must be a positive integer, got {_show(horizon)}")
+        if series and all(type(item) in _NUMBER_TYPES for item in series):
+            raise invalid(
+                ("series",),
+                "is a flat list of numbers, but a list of series belongs here: "
+                'wrap it: {"series": [[...]]}',
+            )
         return ForecastQuery(
-            series, horizon, optional_name(fields, "model"), optional_name(fields, "version")
+            series,
+            horizon,
+            optional_name(fields, "model"),
+            optional_name(fields, "version"),
+            _quantiles(fields.get("quantiles")),
+            _last_timestamp(fields.get("last_timestamp")),
         )
 
     def load_codec(self, directory: Path, card: ModelCard) -> ForecastCodec:
@@ -291,10 +425,41 @@ class ForecastTask(Task):
                     "anyOf": [horizon, {"type": "null"}],
                     "description": "Steps to forecast; default and maximum: the model's.",
                 },
+                "quantiles": self._quantiles_schema(spec),
+                "last_timestamp": self._timestamp_schema(spec),
                 "model": name_schema("Model name; default: the forecast model."),
                 "version": name_schema("Pinned version; default: the newest."),
             },
         }
+
+    @staticmethod
+    def _quantiles_schema(spec: ForecastSpec | None) -> dict[str, Any]:
+        description = (
+            "Levels strictly between 0 and 1 (at most 20) for `quantile_forecasts`; only for "
+            "models with calibrated intervals (`intervals` in their card)."
+        )
+        if spec is None or spec.intervals is None:
+            return {"type": "null", "description": description}
+        levels = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_QUANTILES,
+            "uniqueItems": True,
+            "items": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        }
+        return {"anyOf": [levels, {"type": "null"}], "description": description}
+
+    @staticmethod
+    def _timestamp_schema(spec: ForecastSpec | None) -> dict[str, Any]:
+        description = (
+            "The ISO 8601 time of each series' last point (one for all, or one per series): "
+            "the answer then has `timestamps`; only for models trained with a time column."
+        )
+        if spec is None or spec.frequency is None:
+            return {"type": "null", "description": description}
+        stamp = {"type": "string", "format": "date-time"}
+        one_per_series = {"type": "array", "items": stamp}
+        return {"anyOf": [stamp, one_per_series, {"type": "null"}], "description": description}
 
     def examples(self, cards: list[ModelCard]) -> dict[str, dict[str, Any]]:
         from service.examples import forecast_examples
@@ -305,3 +470,35 @@ class ForecastTask(Task):
 def _spec(card: ModelCard) -> ForecastSpec:
     assert card.forecast is not None, "the forecast task loads forecast cards only"
     return card.forecast
+
+
+def _quantiles(value: Any) -> tuple[float, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise invalid(("quantiles",), "must be a non-empty list of levels, e.g. [0.1, 0.5, 0.9]")
+    if len(value) > MAX_QUANTILES:
+        raise invalid(("quantiles",), f"has {len(value)} levels, more than {MAX_QUANTILES}")
+    problems = Problems()
+    for index, level in enumerate(value):
+        if type(level) not in _NUMBER_TYPES or not 0 < level < 1:
+            problems.add(
+                ("quantiles", index),
+                f"must be a number strictly between 0 and 1, got {_show(level)}",
+            )
+    problems.raise_if_any()
+    if len(set(value)) != len(value):
+        raise invalid(("quantiles",), "lists a level twice")
+    return tuple(float(level) for level in value)
+
+
+def _last_timestamp(value: Any) -> str | list[Any] | None:
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, list) and all(type(item) is str for item in value):
+        return value
+    raise invalid(
+        ("last_timestamp",),
+        "must be an ISO 8601 time stamp, or a list of them (one per series), "
+        f"got {json_type(value)}",
+    )

@@ -28,8 +28,10 @@ from service.tasks.checks import (
 )
 
 # A text without tokens: the tokenizer makes a token of every non-space character, except in
-# HTML line breaks ("<br />"), which it reads as spaces.
-_NO_TOKEN = r"^(?:\s|<\s*[bB][rR]\s*/?\s*>)*$"
+# HTML line breaks ("<br />"), which it reads as spaces. The space characters are spelled out
+# (Python's str.isspace), since `\s` means fewer of them in JSON Schema's regex dialect.
+_SPACE = "[" + "".join(f"\\u{c:04x}" for c in range(0x10000) if chr(c).isspace()) + "]"
+_NO_TOKEN = f"^(?:{_SPACE}|<{_SPACE}*[bB][rR]{_SPACE}*/?{_SPACE}*>)*$"
 
 
 @dataclass(frozen=True)

@@ -91,4 +91,7 @@ def test_compose_smoke() -> None:
         f"compose smoke failed (exit {result.returncode}):\n{output[-8000:]}"
     )
     assert "SMOKE PASSED" in result.stdout
+    # The image also ran under the rendered base and production pod constraints.
+    assert result.stdout.count("constrained run passed") == 2, result.stdout[-4000:]
+    assert "kube play passed" in result.stdout, result.stdout[-4000:]
     assert elapsed < 600, f"compose smoke took {elapsed:.0f} s, over 10 minutes"

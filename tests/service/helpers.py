@@ -18,12 +18,15 @@ def direct_forecast(directory: Path, series: list[list[float]] | list[list[list[
     spec = card.forecast
     session = ort.InferenceSession(str(directory / card.onnx_file))
     answers = []
+    assert spec.normalisation is None, "per-window cards: compare with the trainer instead"
     for values in series:
         raw = np.asarray(values, dtype=np.float64).reshape(len(values), spec.n_features)
+        if spec.window is not None:  # the model looks at its most recent window only
+            raw = raw[-spec.window :]
         scaled = (raw - spec.input_scaler.mean) / spec.input_scaler.scale
         feeds = {
             "series": scaled.astype(np.float32)[None],
-            "lengths": np.array([len(values)], dtype=np.int32),
+            "lengths": np.array([len(raw)], dtype=np.int32),
         }
         out = session.run(["forecast"], feeds)[0][0].astype(np.float64)
         answers.append(out * spec.target_scaler.scale + spec.target_scaler.mean)

@@ -138,3 +138,40 @@ def test_documented_examples_work_on_the_bundled_models(bundled: TestClient) -> 
                 probabilities = direct_sentiment(directory, body["texts"])
                 positive = [r["probabilities"]["positive"] for r in answer["results"]]
                 np.testing.assert_allclose(positive, probabilities, atol=1e-6)
+
+
+def test_the_bundled_forecasters_80_percent_band_covers_80_percent_of_fresh_series(
+    bundled: TestClient,
+) -> None:
+    """Fresh generator series (a seed neither calibration nor evaluation used), through the API."""
+    from training.forecast.data import generate_time_series
+
+    series = generate_time_series(400, 50 + 10, rng=123_457)[:, :, 0]
+    history, future = series[:, :50], series[:, 50:]
+    low_parts, high_parts, mid_parts = [], [], []
+    for start in range(0, len(history), 100):
+        chunk = history[start : start + 100].tolist()
+        answer = bundled.post(
+            "/forecast", json={"series": chunk, "quantiles": [0.1, 0.5, 0.9], "model": "forecast"}
+        ).json()
+        bands = answer["quantile_forecasts"]
+        low_parts.append(bands["0.1"])
+        mid_parts.append(bands["0.5"])
+        high_parts.append(bands["0.9"])
+    low, mid, high = (np.concatenate(parts) for parts in (low_parts, mid_parts, high_parts))
+    assert np.all(low <= mid) and np.all(mid <= high)  # never crossing
+    coverage = float(np.mean((future >= low) & (future <= high)))
+    assert 0.75 <= coverage <= 0.85, coverage
+
+
+def test_a_200_point_history_answers_like_its_last_50_points(bundled: TestClient) -> None:
+    from training.forecast.data import generate_time_series
+
+    history = generate_time_series(3, 200, rng=7)[:, :, 0]
+    whole = bundled.post("/forecast", json={"series": history.tolist()}).json()
+    recent = bundled.post("/forecast", json={"series": history[:, -50:].tolist()}).json()
+    assert whole["points_used"] == [50, 50, 50]
+    assert whole["forecasts"] == recent["forecasts"]
+    assert "warnings" not in whole and "warnings" not in recent
+    scaled = bundled.post("/forecast", json={"series": (history[:, -50:] * 1000).tolist()}).json()
+    assert len(scaled["warnings"]) == 3 and "far outside" in scaled["warnings"][0]

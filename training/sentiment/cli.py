@@ -25,10 +25,55 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+# Argument types: a bad value is refused by argparse, before any data or TensorFlow is loaded.
 def _size(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    """A dropout rate: 0 <= rate < 1."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    """A decision threshold: 0 < p < 1."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
 
 
@@ -65,15 +110,21 @@ def _add_common(parser: argparse.ArgumentParser, *, num_words: int, max_length: 
         help="reviews (>= 1) or fraction (< 1) held out for the test scores (default 5000)",
     )
     tokens = parser.add_argument_group("tokenizer")
-    tokens.add_argument("--num-words", type=int, default=num_words, help=f"default {num_words}")
-    tokens.add_argument("--max-length", type=int, default=max_length, help=f"default {max_length}")
+    tokens.add_argument(
+        "--num-words", type=_positive, default=num_words, help=f"default {num_words}"
+    )
+    tokens.add_argument(
+        "--max-length", type=_positive, default=max_length, help=f"default {max_length}"
+    )
     tokens.add_argument(
         "--truncation",
         choices=["pre", "post"],
         default="pre",
         help="'pre' keeps the end of long reviews (default)",
     )
-    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (default 1)")
+    parser.add_argument(
+        "--threads", type=_positive, default=1, help="TensorFlow threads (default 1)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="bigru_avg",
         help="pooling over the BiGRU's steps: mean, or mean and max (default bigru_avg)",
     )
-    model.add_argument("--embedding-dim", type=int, default=96, help="default 96")
+    model.add_argument("--embedding-dim", type=_positive, default=96, help="default 96")
     model.add_argument(
         "--embedding-init",
         choices=["word2vec", "random"],
@@ -106,36 +157,40 @@ def build_parser() -> argparse.ArgumentParser:
         "(default), or from Keras' random initialiser",
     )
     model.add_argument(
-        "--word2vec-epochs", type=int, default=5, help="passes over the training reviews (5)"
+        "--word2vec-epochs", type=_positive, default=5, help="passes over the training reviews (5)"
     )
-    model.add_argument("--units", type=int, default=48, help="GRU units per direction (48)")
-    model.add_argument("--dropout", type=float, default=0.5, help="before the output (0.5)")
+    model.add_argument("--units", type=_positive, default=48, help="GRU units per direction (48)")
+    model.add_argument("--dropout", type=_rate, default=0.5, help="before the output (0.5)")
     model.add_argument(
         "--embedding-dropout",
-        type=float,
+        type=_rate,
         default=0.3,
         help="SpatialDropout1D after the embedding (default 0.3)",
     )
     model.add_argument(
         "--epochs",
-        type=int,
+        type=_positive,
         default=6,
         help="at most (default 6); send SIGUSR1 to stop after the current epoch and export",
     )
-    model.add_argument("--batch-size", type=int, default=128, help="default 128")
-    model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (default 1e-3)")
-    model.add_argument("--patience", type=int, default=1, help="early stopping (default 1)")
+    model.add_argument("--batch-size", type=_positive, default=128, help="default 128")
+    model.add_argument(
+        "--learning-rate", type=_positive_float, default=1e-3, help="Adam (default 1e-3)"
+    )
+    model.add_argument("--patience", type=_count, default=1, help="early stopping (default 1)")
     model.add_argument(
         "--time-budget-min",
-        type=float,
+        type=_positive_float,
         default=30.0,
         help="no epoch starts that would end past this many CPU minutes of training (default 30)",
     )
-    model.add_argument("--threshold", type=float, default=0.5, help="decision threshold (0.5)")
+    model.add_argument(
+        "--threshold", type=_probability, default=0.5, help="decision threshold (0.5)"
+    )
     export = train.add_argument_group("export")
     export.add_argument(
         "--parity-reviews",
-        type=int,
+        type=_count,
         default=2000,
         help="test reviews for the Keras vs ONNX parity gate (default 2000; 0: all of them)",
     )
@@ -150,12 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(compare, num_words=10000, max_length=200)
     compare.add_argument("--models", nargs="+", choices=LINEUP_KINDS, default=list(LINEUP_KINDS))
-    compare.add_argument("--embedding-dim", type=int, default=32, help="default 32")
-    compare.add_argument("--units", type=int, default=32, help="default 32")
-    compare.add_argument("--epochs", type=int, default=1, help="default 1")
-    compare.add_argument("--batch-size", type=int, default=128, help="default 128")
-    compare.add_argument("--learning-rate", type=float, default=2e-3, help="default 2e-3")
-    compare.add_argument("--parity-reviews", type=int, default=500, help="default 500")
+    compare.add_argument("--embedding-dim", type=_positive, default=32, help="default 32")
+    compare.add_argument("--units", type=_positive, default=32, help="default 32")
+    compare.add_argument("--epochs", type=_positive, default=1, help="default 1")
+    compare.add_argument("--batch-size", type=_positive, default=128, help="default 128")
+    compare.add_argument("--learning-rate", type=_positive_float, default=2e-3, help="default 2e-3")
+    compare.add_argument("--parity-reviews", type=_count, default=500, help="default 500")
     compare.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help=f"{RESULTS_DIR}")
     compare.add_argument(
         "--served-model",

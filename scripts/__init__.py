@@ -1,0 +1,1 @@
+"""Project scripts (run as `python scripts/NAME.py`; importable for their tests)."""
