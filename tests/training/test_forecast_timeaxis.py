@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +107,10 @@ def test_argument_errors_come_before_tensorflow(
         "import sys; from training.forecast.cli import main; "
         f"rc = main({argv!r}); print(rc, 'tensorflow' in sys.modules)"
     )
-    start = time.perf_counter()
+    # What matters is that TensorFlow (about 2 s to import) never loads; wall time here
+    # depends on how busy the machine is.
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert time.perf_counter() - start < 5  # 1.2 s on a busy machine: no TensorFlow
     assert done.stdout.split() == ["2", "False"]
     assert message in done.stderr
