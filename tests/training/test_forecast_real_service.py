@@ -45,7 +45,7 @@ def test_card_holds_what_serving_needs(trained: tuple[Path, np.ndarray]) -> None
     spec = card.forecast
     assert spec is not None and spec.normalisation is not None
     assert spec.seasons == [SEASON] and spec.frequency == "MS"
-    assert spec.window == spec.min_length == 24
+    assert spec.window == spec.min_length == 72  # six seasons
     assert spec.last_timestamp is not None and spec.last_timestamp.startswith("2013-04-01")
     assert spec.input_range is not None and spec.intervals is not None
     assert spec.intervals.coverage_80 is not None

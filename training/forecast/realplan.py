@@ -87,6 +87,10 @@ def plan(options: RealOptions) -> Plan:
     ]
     if options.transform == "auto" and np.all(values[:train_end] > 0):
         candidates.append(Candidate(window, units, "none" if first == "log" else "log"))
+    if options.window is None:
+        shorter = [w for w in seasonality.window_options(periods, horizon) if w < window]
+        if shorter:
+            candidates.append(Candidate(shorter[-1], units, first))
     cut = Cut(train_end, valid_end, length)
     setup = SeriesSetup(values, options.columns, target_idx, periods, horizon, cut, options.seed)
     return Plan(setup, candidates, axis, series.source, notes)
