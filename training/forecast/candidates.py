@@ -71,6 +71,16 @@ def predict_raw(
     return transform.from_graph_batch(out, windows.batch)
 
 
+def base_valid_mae(setup: SeriesSetup, candidate: Candidate) -> float:
+    """Validation MAE of the candidate's base forecast alone (an untrained model's answer)."""
+    transform = ForecastTransform(spec_for(setup, candidate))
+    cut, h = setup.cut, setup.horizon
+    at = samples.origins(cut.train_end, cut.valid_end, candidate.window, h)
+    valid = samples.build(setup.values, setup.target_idx, transform, at, h)
+    zeros = np.zeros((len(at), h, len(setup.target_idx)))
+    return mae(transform.from_graph_batch(zeros, valid.batch), valid.truth)
+
+
 def train_candidate(
     setup: SeriesSetup, candidate: Candidate, fit_config: FitConfig, log: Log
 ) -> Trained:
