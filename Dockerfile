@@ -48,6 +48,7 @@ ENV PATH=/opt/venv/bin:${PATH} \
     HOME=/tmp \
     RNN_SERVE_HOST=0.0.0.0 \
     RNN_SERVE_PORT=8000 \
+    RNN_SERVE_GRPC_PORT=8001 \
     RNN_SERVE_MODELS_DIR=/app/models
 
 RUN groupadd --system --gid 10001 app \
@@ -63,7 +64,8 @@ COPY --from=builder /stage/service/ /app/service/
 COPY --from=builder /stage/models/ /app/models/
 
 USER 10001:10001
-EXPOSE 8000
+# HTTP (native API and KServe V2), and KServe V2 over gRPC.
+EXPOSE 8000 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "/app/healthcheck.py"]
 CMD ["python", "-m", "service"]

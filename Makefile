@@ -10,7 +10,7 @@ CONSTRAINTS := requirements/constraints.txt
 PYTHON_EXPLICIT := $(if $(filter command line environment,$(origin PYTHON)),1,0)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install-serve install-all serve test lint clean
+.PHONY: help venv install-serve install-all serve test lint clean clients-venv
 
 help: ## list the targets
 	@echo "make TARGET [PYTHON=python3.12]   (Python $(SUPPORTED_PYTHONS); default PYTHON=$(PYTHON))"
@@ -33,10 +33,21 @@ lint: install-all ## ruff and mypy
 	$(BIN)/ruff format --check contract service training bench loadtest tests scripts
 	$(BIN)/mypy
 
-test: lint ## lint, then the whole pytest suite (what .ci/run runs)
+test: lint clients-venv ## lint, then the whole pytest suite (what .ci/run runs)
 	$(BIN)/python -m pytest
 
 clean: ## remove .venv and every cache (pytest, mypy, ruff, __pycache__, egg-info)
 	@case "$(VENV)" in ""|/|.|..) echo "refusing to remove VENV=$(VENV)" >&2; exit 2;; esac
-	rm -rf -- "$(VENV)" .pytest_cache .mypy_cache .ruff_cache *.egg-info build
+	rm -rf -- "$(VENV)" "$(CLIENTS_VENV)" .pytest_cache .mypy_cache .ruff_cache *.egg-info build
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The protocol clients of tests/v2/test_clients.py: their pins conflict with the service's
+# (requirements/clients.txt says which), so they live in a venv of their own.
+CLIENTS_VENV ?= .venv-clients
+
+clients-venv: $(CLIENTS_VENV)/.installed ## a venv with the KServe V2 clients of tests/v2 (tritonclient, kserve)
+
+$(CLIENTS_VENV)/.installed: requirements/clients.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install -q -r requirements/clients.txt
+	touch $@

@@ -69,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         help="extra RNN_SERVE_* setting of the service, e.g. RNN_SERVE_MAX_QUEUE_DELAY_MS=1",
     )
     p.add_argument(
+        "--v2",
+        action=argparse.BooleanOptionalAction,
+        default=d.v2,
+        help="also measure the service over KServe V2: HTTP JSON, HTTP binary, gRPC (h2load)",
+    )
+    p.add_argument(
+        "--v2-rounds",
+        type=int,
+        default=d.v2_rounds,
+        help="alternate native and V2 points N times (a busy machine: take the median)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 1 s points, 1 and 8 clients, 1 worker, no BENCHMARKS.md",
@@ -94,6 +106,8 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         selection_workers=args.selection_workers,
         selection_threads=args.selection_threads,
         service_env=dict(item.split("=", 1) for item in args.service_env),
+        v2=args.v2,
+        v2_rounds=args.v2_rounds,
     )
     unknown = set(config.apps) - set(APPS) | set(config.models) - set(MODELS)
     if unknown:

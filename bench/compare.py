@@ -1,7 +1,7 @@
 """`python -m bench.compare --ref COMMIT`: the service of this checkout against another commit.
 
-Both services run side by side from their own code (the reference is checked out into a
-temporary git worktree) on the same bundled models, and wrk loads them in alternating rounds
+Both services run side by side from their own code and bundled models (the reference is
+checked out into a temporary git worktree), and wrk loads them in alternating rounds
 at the same number of clients, so a change of the machine's load hits both alike. Prints the
 median req/s per model and the ratio this checkout / reference.
 """
@@ -45,11 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
     with ExitStack() as stack:
         reference = _worktree(args.ref, stack)
-        spec = service_spec(REPO / "models", args.workers, {"RNN_SERVE_ACCESS_LOG": "true"})
+        env = {"RNN_SERVE_ACCESS_LOG": "true"}
         ready = payload("forecast")
+        # Each side serves its own checkout's models (the card format may differ between them).
+        this_spec = service_spec(REPO / "models", args.workers, env)
+        ref_spec = service_spec(reference / "models", args.workers, env)
         servers = {
-            "this": stack.enter_context(running(spec, ready, log_dir / "this")),
-            "ref": stack.enter_context(running(spec, ready, log_dir / "ref", root=reference)),
+            "this": stack.enter_context(running(this_spec, ready, log_dir / "this")),
+            "ref": stack.enter_context(running(ref_spec, ready, log_dir / "ref", root=reference)),
         }
         for model in MODELS:
             body = payload(model)

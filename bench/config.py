@@ -30,6 +30,8 @@ class BenchConfig:
     selection_workers: tuple[int, ...] = (1, 2)
     selection_threads: tuple[int, ...] = (1, 2)
     service_env: dict[str, str] = field(default_factory=dict)  # extra RNN_SERVE_* settings
+    v2: bool = True  # the service over the Open Inference Protocol too (HTTP JSON, binary, gRPC)
+    v2_rounds: int = 1  # native and V2 points alternated this many times per concurrency
     quick: bool = False
 
     def to_dict(self) -> dict[str, Any]:

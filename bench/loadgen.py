@@ -21,7 +21,7 @@ MARKER = "BENCH_RESULT "
 
 _LUA = """
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+HEADERS
 wrk.body = io.open(os.getenv("BENCH_BODY_FILE"), "rb"):read("*a")
 
 function done(summary, latency, requests)
@@ -90,7 +90,7 @@ def run_wrk(
     threads = max(1, min(threads, connections))
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_text(_LUA, encoding="utf-8")
+        script.write_text(_LUA.replace("HEADERS", _lua_headers(payload)), encoding="utf-8")
         body = Path(tmp) / "body.json"
         body.write_bytes(payload.body)
         command = [
@@ -117,6 +117,11 @@ def run_wrk(
     raise LoadGeneratorError(
         f"wrk gave no result (exit {done.returncode}): {done.stdout[-500:]} {done.stderr[-500:]}"
     )
+
+
+def _lua_headers(payload: Payload) -> str:
+    headers = [("Content-Type", payload.content_type), *payload.headers]
+    return "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers)
 
 
 def _parse(raw: dict[str, Any], connections: int) -> LoadResult:

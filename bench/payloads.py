@@ -16,8 +16,10 @@ MODELS = ("forecast", "sentiment")
 class Payload:
     model: str  # "forecast" or "sentiment"
     path: str  # HTTP path, e.g. "/forecast"
-    body: bytes  # the exact JSON body every request sends
+    body: bytes  # the exact body every request sends
     description: str
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()  # beyond Content-Type
 
 
 def forecast_series() -> list[float]:

@@ -11,6 +11,9 @@ BEGIN = "<!-- bench:begin (written by python -m bench; edit outside these marker
 END = "<!-- bench:end -->"
 APP_NAMES = {
     "service": "service",
+    "service-v2-json": "service, KServe V2 HTTP JSON",
+    "service-v2-binary": "service, KServe V2 HTTP binary",
+    "service-v2-grpc": "service, KServe V2 gRPC (h2load)",
     "ceiling": "HTTP ceiling (bare ASGI)",
     "textbook": "textbook FastAPI + pydantic + ORT",
     "keras": "FastAPI + Keras predict",
@@ -155,7 +158,8 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"- load average (1, 5, 15 min) at start: "
         f"{', '.join(str(x) for x in m['load_average_at_start'])}; at end: "
         f"{', '.join(str(x) for x in m.get('load_average_at_end', []))}",
-        f"- load generator: {m['wrk']} (1 thread, Lua POST script), on the same machine",
+        f"- load generator: {m['wrk']} (1 thread, Lua POST script), on the same machine; "
+        "gRPC: h2load (nghttp2-client), 1 thread, one call in flight per connection",
         f"- packages: {packages}",
     ]
 

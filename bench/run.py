@@ -12,14 +12,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import batching, loadgen, machine
+from bench import batching, loadgen, machine, v2
 from bench.apps.ceiling import ANSWERS_ENV
 from bench.apps.common import MODELS_DIR_ENV, load_card
 from bench.apps.keras_models import describe
 from bench.config import TARGET_CONNECTIONS, BenchConfig
 from bench.inprocess import InProcessBench
 from bench.payloads import Payload, payload
-from bench.servers import RunningServer, ServerSpec, app_spec, fetch, running, service_spec
+from bench.servers import (
+    RunningServer,
+    ServerSpec,
+    app_spec,
+    fetch,
+    free_port,
+    running,
+    service_spec,
+)
 
 APP_MODULES = {
     "ceiling": "bench.apps.ceiling",
@@ -106,41 +114,92 @@ class Run:
     def _env(self) -> dict[str, str]:
         return {MODELS_DIR_ENV: str(self.config.models_dir.resolve())}
 
-    def _service_env(self, threads: int) -> dict[str, str]:
-        env = {"RNN_SERVE_ORT_INTRA_OP_THREADS": str(threads), **self.config.service_env}
+    def _service_env(self, threads: int, grpc_port: int = 0) -> dict[str, str]:
+        env = {
+            "RNN_SERVE_ORT_INTRA_OP_THREADS": str(threads),
+            "RNN_SERVE_GRPC_PORT": str(grpc_port),
+            **self.config.service_env,
+        }
         return {**self._env(), **env}
 
     # -- parts -----------------------------------------------------------------------------
     def service(self) -> None:
         """(c) the service at every concurrency; batching counters around the target point."""
         cfg = self.config
+        grpc_port = free_port() if cfg.v2 else 0
         spec = service_spec(
-            cfg.models_dir.resolve(), cfg.workers, self._service_env(cfg.ort_threads)
+            cfg.models_dir.resolve(), cfg.workers, self._service_env(cfg.ort_threads, grpc_port)
         )
         with self._server(spec) as server:
             if server is None:
                 return
             self._capture_answers(server)
             for model, body in self.payloads.items():
+                v2_loads = self._checked_v2_loads(server, model, grpc_port) if cfg.v2 else {}
                 for connections in cfg.connections:
-                    at_target = connections == TARGET_CONNECTIONS
-                    if at_target:
-                        name = load_card(model, cfg.models_dir)[1].name
-                        self._warm(server, body, connections)
-                        before = batching.read_counters(server.url, name, cfg.workers)
-                        result = loadgen.run_wrk(
-                            self.wrk,
-                            server.url,
-                            body,
-                            connections,
-                            cfg.duration_s,
-                            cfg.wrk_threads,
-                        )
-                        after = batching.read_counters(server.url, name, cfg.workers)
-                        self.results["batching"][model] = after.minus(before).to_dict()
-                    else:
-                        result = self._load(server, body, connections)
-                    self._record("http", "service", model, result)
+                    # Rounds alternate native and V2 points, so that a change in the machine's
+                    # other load hits both alike (the V2 / native target takes the median).
+                    for round_ in range(cfg.v2_rounds if v2_loads else 1):
+                        for protocol, load in v2_loads.items():
+                            result = load(connections)
+                            self._record(
+                                "http", f"service-{protocol}", model, result, round_=round_
+                            )
+                        result = self._native_point(server, model, body, connections, round_)
+                        self._record("http", "service", model, result, round_=round_)
+
+    def _native_point(
+        self, server: RunningServer, model: str, body: Payload, connections: int, round_: int
+    ) -> loadgen.LoadResult:
+        """One native point; the batching counters are read around the first at 32 clients."""
+        cfg = self.config
+        if connections != TARGET_CONNECTIONS or round_:
+            return self._load(server, body, connections)
+        name = load_card(model, cfg.models_dir)[1].name
+        self._warm(server, body, connections)
+        before = batching.read_counters(server.url, name, cfg.workers)
+        result = loadgen.run_wrk(
+            self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+        )
+        after = batching.read_counters(server.url, name, cfg.workers)
+        self.results["batching"][model] = after.minus(before).to_dict()
+        return result
+
+    def _checked_v2_loads(
+        self, server: RunningServer, model: str, grpc_port: int
+    ) -> dict[str, Callable[[int], loadgen.LoadResult]]:
+        try:
+            return self._v2_loads(server, model, grpc_port)
+        except Exception as exc:  # recorded; the native points still run
+            self._failed(f"service-v2 ({model})", exc)
+            return {}
+
+    def _v2_loads(
+        self, server: RunningServer, model: str, grpc_port: int
+    ) -> dict[str, Callable[[int], loadgen.LoadResult]]:
+        """One load function per V2 protocol, each checked once with a real request first."""
+        cfg = self.config
+        name = load_card(model, cfg.models_dir)[1].name
+        loads: dict[str, Callable[[int], loadgen.LoadResult]] = {}
+        for protocol, body in (
+            ("v2-json", v2.json_payload(model, name)),
+            ("v2-binary", v2.binary_payload(model, name)),
+        ):
+            answer = fetch(server.url, body.path, body.body, headers=dict(body.headers))
+            answer.raise_for_status()
+            loads[protocol] = partial(self._load, server, body)
+        request = v2.grpc_request(model, name)
+        address = f"127.0.0.1:{grpc_port}"
+        v2.check_grpc(address, request)
+        h2load = v2.ensure_h2load()
+        frame = v2.grpc_frame(request)
+
+        def grpc_load(connections: int) -> loadgen.LoadResult:
+            v2.run_h2load(h2load, address, frame, connections, cfg.warmup_s)  # discarded
+            return v2.run_h2load(h2load, address, frame, connections, cfg.duration_s)
+
+        loads["v2-grpc"] = grpc_load
+        return loads
 
     def _capture_answers(self, server: RunningServer) -> None:
         """The service's real answers, so the HTTP ceiling answers bodies of the same size."""
@@ -209,10 +268,12 @@ class Run:
         result: loadgen.LoadResult,
         workers: int | None = None,
         threads: int | None = None,
+        round_: int = 0,
     ) -> None:
         entry = {
             "app": app,
             "model": model,
+            "round": round_,
             "workers": workers or self.config.workers,
             "ort_threads": threads or (self.config.ort_threads if app == "service" else None),
             **result.to_dict(),

@@ -133,10 +133,15 @@ def _wait_ready(server: RunningServer, ready: Payload) -> None:
 
 
 def fetch(
-    url: str, path: str, body: bytes | None = None, timeout_s: float = 10.0
+    url: str,
+    path: str,
+    body: bytes | None = None,
+    timeout_s: float = 10.0,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """One request (GET, or POST of a JSON body)."""
+    """One request (GET, or POST of a body: JSON unless `headers` say otherwise)."""
     with httpx.Client(timeout=timeout_s) as client:
         if body is None:
             return client.get(url + path)
-        return client.post(url + path, content=body, headers={"content-type": "application/json"})
+        sent = {"content-type": "application/json", **(headers or {})}
+        return client.post(url + path, content=body, headers=sent)

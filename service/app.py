@@ -28,6 +28,10 @@ from service.logs import AccessLog, flush_periodically
 from service.openapi import add_data_plane
 from service.reload import ModelLoader
 from service.state import ServiceState
+from service.v2.grpc_server import GrpcServer, InferenceServicer, rpc_observer
+from service.v2.http import V2Http, is_v2
+from service.v2.openapi import add_v2
+from service.v2.service_backend import DataPlaneBackend
 
 logger = logging.getLogger("service")
 
@@ -41,7 +45,10 @@ class ServiceApp(FastAPI):
         self.service_state = ServiceState()
         self.loader = ModelLoader(self.service_state, settings)
         self.data_plane = DataPlane(self.service_state, settings)
+        self.v2_backend = DataPlaneBackend(self.service_state, self.data_plane.limits)
+        self.v2_http = V2Http(self.v2_backend, settings.max_body_bytes)
         self.edge = Edge(self.route_request, settings, AccessLog() if settings.access_log else None)
+        self.grpc_server: GrpcServer | None = None
         self._openapi_for: object = None  # the snapshot the cached document describes
         self.start_error: str | None = None  # why the models could not be loaded
 
@@ -69,6 +76,9 @@ class ServiceApp(FastAPI):
             if task is not None:
                 await self.data_plane(task, scope, receive, send)
                 return
+            if is_v2(scope["path"]):
+                await self.v2_http(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
     def openapi(self) -> dict[str, Any]:
@@ -78,6 +88,7 @@ class ServiceApp(FastAPI):
             document = super().openapi()
             registry = snapshot.registry if snapshot is not None else None
             add_data_plane(document, self.data_plane.limits, registry)
+            add_v2(document)
             self._openapi_for = snapshot
         return self.openapi_schema or {}
 
@@ -96,6 +107,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model.batcher.start()
         metrics.set_model_info(model.name, model.version, model.card.task, model.card.sha256)
     state.publish(snapshot)
+    if settings.grpc_port:
+        app.grpc_server = grpc_server(app)
+        await app.grpc_server.start()
     state.ready = True
     logger.info("ready: %s", ", ".join(f"{m.name}/{m.version}" for m in snapshot.registry.all()))
     access_log = app.edge.access_log
@@ -110,6 +124,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.ready = False
+        if app.grpc_server is not None:  # new calls are refused, running ones finish
+            await app.grpc_server.stop(settings.shutdown_timeout_s)
+            app.grpc_server = None
         for task in background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,6 +136,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await model.batcher.stop()
         if access_log is not None:
             access_log.flush()
+
+
+def grpc_server(app: ServiceApp) -> GrpcServer:
+    """This worker's gRPC server of the protocol; its calls are logged and counted like HTTP."""
+    settings, edge = app.settings, app.edge
+    servicer = InferenceServicer(
+        app.v2_backend,
+        api_key=settings.api_key,
+        observer=rpc_observer(edge.recorder, edge.access_log),
+        request_ids=edge.request_ids.take,
+    )
+    return GrpcServer(
+        servicer,
+        settings.host,
+        settings.grpc_port,
+        reuse_port=settings.workers > 1,
+        max_message_bytes=settings.max_body_bytes,
+    )
 
 
 def create_app(settings: Settings | None = None) -> ServiceApp:

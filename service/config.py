@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="address to listen on (0.0.0.0: all)")
     port: int = Field(default=8000, ge=0, le=65535, description="HTTP port")
+    grpc_port: int = Field(
+        default=8001,
+        ge=0,
+        le=65535,
+        description="gRPC port of the Open Inference Protocol (KServe V2) in every worker (0: off)",
+    )
     # Two CPU cores: one process runs its Python work on one core, so 2 worker processes
     # x 1 onnxruntime thread each keep both cores busy without oversubscribing them.
     workers: int = Field(default=2, ge=1, description="worker processes (one per CPU core)")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import orjson
 from starlette.types import Receive, Scope, Send
 
 from service.config import Settings
 from service.errors import ServiceError, error_body
+from service.registry import LoadedModel
 from service.state import ServiceState
-from service.tasks import ROUTES, Task
+from service.tasks import ROUTES, Prepared, Query, Task
 from service.tasks.checks import Limits
 
 logger = logging.getLogger(__name__)
@@ -79,9 +81,15 @@ async def run(state: ServiceState, task: Task, limits: Limits, body: Any) -> byt
     registry = state.serving()
     query = task.decode(body, limits)
     model = registry.resolve(task.name, query.model, query.version)
+    prepared, output = await infer(model, query, limits)
+    return model.codec.encode(prepared, output)
+
+
+async def infer(model: LoadedModel, query: Query, limits: Limits) -> tuple[Prepared, np.ndarray]:
+    """A decoded query through the model's checks and its batcher (every protocol shares it)."""
     prepared = model.codec.prepare(query, limits)
     output = await model.batcher.submit(prepared.rows)  # checked first: bad requests never queue
-    return model.codec.encode(prepared, output)
+    return prepared, output
 
 
 class DataPlane:

@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any
 
+import orjson
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,7 @@ from service.context import DisconnectProbe, RequestContext
 from service.errors import error_body
 from service.logs import AccessLog
 from service.metrics import RequestRecorder
+from service.v2 import http as v2_http
 
 REQUEST_ID_HEADER = b"x-request-id"
 CONNECTION_CLOSE = (b"connection", b"close")
@@ -50,6 +52,8 @@ def route_of(path: str) -> str:
     """The route template of a path, for metric labels (never the raw path: unbounded)."""
     if path in _STATIC_ROUTES:
         return path
+    if v2_http.is_v2(path):
+        return v2_http.route_template(path)
     if path.startswith("/docs/assets/"):
         return "/docs/assets/{file}"
     if path.startswith("/models/"):
@@ -126,9 +130,11 @@ class ApiKeyGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if (path in _PROTECTED_EXACT or path.startswith(_PROTECTED_PREFIX)) and not self._allowed(
-            scope["headers"]
-        ):
+        protected = path in _PROTECTED_EXACT or path.startswith(_PROTECTED_PREFIX)
+        v2 = v2_http.is_v2(path)
+        if v2:
+            protected = path.rstrip("/").endswith("/infer")
+        if protected and not self._allowed(scope["headers"]):
             await send(
                 {
                     "type": "http.response.start",
@@ -139,7 +145,8 @@ class ApiKeyGuard:
                     ],
                 }
             )
-            body = error_body("unauthorized", "a valid API key is required (X-API-Key header)")
+            message = "a valid API key is required (X-API-Key header)"
+            body = orjson.dumps({"error": message}) if v2 else error_body("unauthorized", message)
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
@@ -170,8 +177,15 @@ class Edge:
                 inner,
                 allow_origins=origins,
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
-                expose_headers=["retry-after", "x-request-id"],
+                allow_headers=[
+                    "authorization",
+                    "content-encoding",
+                    "content-type",
+                    "inference-header-content-length",
+                    "x-api-key",
+                    "x-request-id",
+                ],
+                expose_headers=["inference-header-content-length", "retry-after", "x-request-id"],
             )
         self.app = inner
         self.access_log = access_log
@@ -213,6 +227,7 @@ class Edge:
                 request.model,
                 request.version,
                 seconds,
+                "v2" if v2_http.is_v2(path) else "native",
             )
             if self.access_log is not None:
                 self.access_log.write(

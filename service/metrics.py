@@ -39,15 +39,16 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter(
     "http_requests",
-    "HTTP requests answered, by route, method, status and the model version that served them.",
-    ["route", "method", "status", "model", "version"],
+    "HTTP requests answered, by protocol (native, v2 over HTTP, v2-grpc), route, method, "
+    "status and the model version that served them.",
+    ["protocol", "route", "method", "status", "model", "version"],
     namespace=NAMESPACE,
     registry=REGISTRY,
 )
 REQUEST_DURATION = Histogram(
     "http_request_duration_seconds",
     "Time from the request's arrival to its last response byte.",
-    ["route", "method", "model", "version"],
+    ["protocol", "route", "method", "model", "version"],
     namespace=NAMESPACE,
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
@@ -229,20 +230,27 @@ class RequestRecorder:
     """Counts and times answered requests; one local aggregate per label set seen."""
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str, int, str, str], _LocalCounter] = {}
-        self._histograms: dict[tuple[str, str, str, str], _LocalHistogram] = {}
+        self._counters: dict[tuple[str, str, str, int, str, str], _LocalCounter] = {}
+        self._histograms: dict[tuple[str, str, str, str, str], _LocalHistogram] = {}
         self.in_flight = IN_FLIGHT_NOW
 
     def record(
-        self, route: str, method: str, status: int, model: str, version: str, seconds: float
+        self,
+        route: str,
+        method: str,
+        status: int,
+        model: str,
+        version: str,
+        seconds: float,
+        protocol: str = "native",
     ) -> None:
-        key = (route, method, status, model, version)
+        key = (protocol, route, method, status, model, version)
         counter = self._counters.get(key)
         if counter is None:
-            child = REQUESTS.labels(route, method, str(status), model, version)
+            child = REQUESTS.labels(protocol, route, method, str(status), model, version)
             counter = self._counters[key] = _LocalCounter(child)
         counter.pending += 1
-        hkey = (route, method, model, version)
+        hkey = (protocol, route, method, model, version)
         histogram = self._histograms.get(hkey)
         if histogram is None:
             histogram = self._histograms[hkey] = _LocalHistogram(REQUEST_DURATION.labels(*hkey))

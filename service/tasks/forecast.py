@@ -21,6 +21,7 @@ from contract.forecast_transform import ForecastTransform, WindowState
 from contract.graph import FORECAST
 from service import metrics
 from service.errors import Problems, invalid
+from service.examples import forecast_examples
 from service.schemas import ForecastResponse
 from service.tasks.base import Codec, Prepared, Task
 from service.tasks.checks import (
@@ -82,7 +83,8 @@ class ForecastCodec(Codec):
             high = np.full(self.spec.n_features, DEFAULT_INPUT_RANGE[1])
         # "Far outside": beyond the training range by more than its own width.
         width = np.maximum(high - low, 1e-9)
-        self._warn_low, self._warn_high = low - width, high + width
+        self._warn_low: list[float] = (low - width).tolist()
+        self._warn_high: list[float] = (high + width).tolist()
 
     def prepare(self, query: ForecastQuery, limits: Limits) -> Prepared:
         """The horizon, and every series in graph units as float32 [length, n_features].
@@ -105,10 +107,11 @@ class ForecastCodec(Codec):
             if values is None:
                 continue
             # Compared in float64 before the float32 cast, so nothing overflows silently.
-            if values.min() < self.lowest or values.max() > self.highest:
+            lowest, highest = float(values.min()), float(values.max())
+            if lowest < self.lowest or highest > self.highest:
                 _report_outside(values, index, self, problems)
                 continue
-            if self.positive_only and values.min() <= 0:
+            if self.positive_only and lowest <= 0:
                 where = tuple(int(i) for i in np.argwhere(values <= 0)[0])
                 problems.add(
                     ("series", index, where[0]),
@@ -116,18 +119,30 @@ class ForecastCodec(Codec):
                 )
                 continue
             scaled, state = self.transform.to_graph(values)
-            if not np.isfinite(scaled).all() or np.abs(scaled).max() > _FLOAT32_MAX:
+            # Per feature, as Python floats: a few features cost less than more numpy calls.
+            low, high = scaled.min(axis=0).tolist(), scaled.max(axis=0).tolist()
+            # Written so that a NaN fails too.
+            if not all(-_FLOAT32_MAX <= x <= _FLOAT32_MAX for x in (*low, *high)):
                 _report_large(scaled, index, self.spec.n_features, problems)
                 continue
             rows.append(scaled.astype(np.float32))
             states.append(state)
-            warnings += self._warnings(index, len(values), scaled)
+            if self._warns(len(values), low, high):
+                warnings += self._warnings(index, len(values), scaled)
         timestamps = self._timestamps(query, horizon, problems)
         problems.raise_if_any()
         for warning in warnings:
             kind = "short_history" if "window" in warning else "out_of_range"
             metrics.forecast_warned(self.card.name, self.card.version, kind)
         return Prepared(rows, _Context(horizon, states, warnings, query.quantiles, timestamps))
+
+    def _warns(self, length: int, low: list[float], high: list[float]) -> bool:
+        """Cheap test on the hot path: whether `_warnings` has anything to say."""
+        window = self.spec.window
+        if window is not None and length < window:
+            return True
+        bounds = zip(low, high, self._warn_low, self._warn_high, strict=True)
+        return any(lo < lo_ok or hi > hi_ok for lo, hi, lo_ok, hi_ok in bounds)
 
     def _warnings(self, index: int, length: int, scaled: np.ndarray) -> list[str]:
         found = []
@@ -137,7 +152,7 @@ class ForecastCodec(Codec):
                 f"series[{index}] has {length} points, fewer than the model's window of "
                 f"{window}: the forecast sees less history than the model was trained with"
             )
-        outside = (scaled < self._warn_low) | (scaled > self._warn_high)
+        outside = (scaled < np.asarray(self._warn_low)) | (scaled > np.asarray(self._warn_high))
         if outside.any():
             found.append(
                 f"series[{index}]: {int(outside.sum())} of its {scaled.size} values lie far "
@@ -346,7 +361,11 @@ class ForecastTask(Task):
                 horizon = int(horizon)
             if type(horizon) is not int or horizon < 1:
                 raise invalid(("horizon",), f"must be a positive integer, got {_show(horizon)}")
-        if series and all(type(item) in _NUMBER_TYPES for item in series):
+        if (
+            series
+            and type(series[0]) in _NUMBER_TYPES
+            and all(type(item) in _NUMBER_TYPES for item in series)
+        ):
             raise invalid(
                 ("series",),
                 "is a flat list of numbers, but a list of series belongs here: "
@@ -462,8 +481,6 @@ class ForecastTask(Task):
         return {"anyOf": [stamp, one_per_series, {"type": "null"}], "description": description}
 
     def examples(self, cards: list[ModelCard]) -> dict[str, dict[str, Any]]:
-        from service.examples import forecast_examples
-
         return forecast_examples(cards)
 
 

@@ -16,6 +16,7 @@ from contract.card import ModelCard, SentimentSpec
 from contract.graph import SENTIMENT
 from contract.text import Encoded, Tokenizer
 from service.errors import Problems
+from service.examples import sentiment_examples
 from service.schemas import SentimentResponse
 from service.tasks.base import Codec, Prepared, Task
 from service.tasks.checks import (
@@ -154,8 +155,6 @@ class SentimentTask(Task):
         }
 
     def examples(self, cards: list[ModelCard]) -> dict[str, dict[str, Any]]:
-        from service.examples import sentiment_examples
-
         return sentiment_examples(cards)
 
 

@@ -50,3 +50,11 @@ def test_invalid_values_are_refused() -> None:
         settings_from_args(["--workers", "0"])
     with pytest.raises(ValidationError):
         Settings(max_batch_size=0)
+
+
+def test_grpc_port_flag_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RNN_SERVE_GRPC_PORT", raising=False)
+    assert Settings().grpc_port == 8001
+    assert settings_from_args(["--grpc-port", "0"]).grpc_port == 0
+    monkeypatch.setenv("RNN_SERVE_GRPC_PORT", "9001")
+    assert settings_from_args([]).grpc_port == 9001

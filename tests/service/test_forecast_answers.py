@@ -142,3 +142,31 @@ def test_the_same_problem_at_many_places_is_one_detail_with_a_count(zoo: Path) -
         "series[0][0] must be a number, got a string (and the same at 500 more places)"
     )
     assert "more problem" not in error["message"]
+
+
+def test_v2_quantiles_equal_the_native_ones(calibrated: TestClient) -> None:
+    series = [[50.0 + np.sin(t) for t in range(12)], [52.0 - np.cos(t) for t in range(9)]]
+    native = _post(calibrated, {"series": series[:1], "quantiles": [0.9, 0.1]})
+    metadata = calibrated.get("/v2/models/forecast").json()
+    assert {"name": "quantiles", "datatype": "FP32", "shape": [-1, -1, 3, 1]} in metadata["outputs"]
+    for levels in ("0.9,0.1", "0.9, 0.1"):  # protocol parameters are scalars: one string
+        body = {
+            "inputs": [{"name": "series", "datatype": "FP32", "shape": [1, 12], "data": series[0]}],
+            "parameters": {"quantiles": levels},
+            "outputs": [{"name": "quantiles"}],
+        }
+        answer = calibrated.post("/v2/models/forecast/infer", json=body)
+        assert answer.status_code == 200, answer.text
+        (output,) = answer.json()["outputs"]
+        assert output["name"] == "quantiles" and output["shape"] == [1, 2, 3, 1]
+        bands = np.asarray(output["data"]).reshape(1, 2, 3)
+        expected = native["quantile_forecasts"]
+        assert isinstance(expected, dict)
+        np.testing.assert_allclose(bands[0, 0], np.asarray(expected["0.9"][0]), rtol=1e-6)
+        np.testing.assert_allclose(bands[0, 1], np.asarray(expected["0.1"][0]), rtol=1e-6)
+    asked = {
+        "inputs": [{"name": "series", "datatype": "FP32", "shape": [1, 12], "data": series[0]}],
+        "outputs": [{"name": "quantiles"}],
+    }
+    refused = calibrated.post("/v2/models/forecast/infer", json=asked)
+    assert refused.status_code == 400 and "needs its request parameter" in refused.json()["error"]

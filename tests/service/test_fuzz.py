@@ -32,7 +32,10 @@ CONFIG = SchemathesisConfig.from_dict(
 @pytest.fixture(scope="module")
 def api_schema(zoo: Path) -> schemathesis.BaseSchema:
     app = create_app(Settings(models_dir=zoo))
-    return schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+    # KServe V2 tensors have rules JSON schema cannot state (the data a shape holds, the
+    # model's input names): their operations are tested with real clients (tests/v2).
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
+    return schema.exclude(path_regex="^/v2")
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))

@@ -56,7 +56,7 @@ def test_request_counts_by_route_model_version_and_status(client: TestClient) ->
     after = scrape(client)
 
     requests = "rnn_serve_http_requests_total"
-    common = {"route": "/forecast", "method": "POST"}
+    common = {"protocol": "native", "route": "/forecast", "method": "POST"}
     assert (
         delta(before, after, requests, **common, status="200", model="forecast", version="10") == 5
     )
@@ -66,9 +66,21 @@ def test_request_counts_by_route_model_version_and_status(client: TestClient) ->
     # The model is known only once a request got as far as the batcher.
     assert delta(before, after, requests, **common, status="422", model="", version="") == 1
     assert delta(before, after, requests, **common, status="404", model="", version="") == 1
-    sentiment = {"route": "/sentiment", "method": "POST", "model": "sentiment", "version": "1"}
+    sentiment = {
+        "protocol": "native",
+        "route": "/sentiment",
+        "method": "POST",
+        "model": "sentiment",
+        "version": "1",
+    }
     assert delta(before, after, requests, **sentiment, status="200") == 1
-    models = {"route": "/models/{name}", "method": "GET", "model": "", "version": ""}
+    models = {
+        "protocol": "native",
+        "route": "/models/{name}",
+        "method": "GET",
+        "model": "",
+        "version": "",
+    }
     assert delta(before, after, requests, **models, status="200") == 1
 
     duration = "rnn_serve_http_request_duration_seconds_count"
@@ -160,7 +172,7 @@ def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path
     access = [orjson.loads(line) for line in (tmp_path / "stdout").read_bytes().splitlines()]
     logged = {line["request_id"].split("-")[0] for line in access if line["path"] == "/forecast"}
     assert logged == workers
-    labels = {"route": "/forecast", "method": "POST", "status": "200"}
+    labels = {"protocol": "native", "route": "/forecast", "method": "POST", "status": "200"}
     labels |= {"model": "forecast", "version": "10"}
     # Whichever worker answers the scrape, it reports the requests of both.
     for after in scrapes:

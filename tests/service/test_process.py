@@ -69,7 +69,7 @@ def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path, workers
 
 @pytest.mark.slow
 def test_the_app_never_imports_tensorflow(zoo: Path) -> None:
-    # A fresh interpreter: other tests of this session may have imported TensorFlow.
+    # A fresh interpreter: other tests of this pytest run may have imported TensorFlow.
     script = (
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
