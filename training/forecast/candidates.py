@@ -39,7 +39,7 @@ def stride_for(window: int) -> int:
 
 def spec_for(setup: SeriesSetup, candidate: Candidate) -> ForecastSpec:
     width, n_targets = len(setup.names), len(setup.target_idx)
-    base = max(m for m in setup.seasons if m <= candidate.window)
+    base = max((m for m in setup.seasons if m <= candidate.window), default=1)
     identity = Scaler(mean=[0.0] * width, scale=[1.0] * width)
     return ForecastSpec(
         n_features=width,
@@ -69,6 +69,16 @@ def predict_raw(
     out = np.asarray(model.predict(windows.x, batch_size=512, verbose=0), np.float64)
     out = out.reshape(len(out), -1, n_targets)
     return transform.from_graph_batch(out, windows.batch)
+
+
+def base_valid_mae(setup: SeriesSetup, candidate: Candidate) -> float:
+    """Validation MAE of the candidate's base forecast alone (an untrained model's answer)."""
+    transform = ForecastTransform(spec_for(setup, candidate))
+    cut, h = setup.cut, setup.horizon
+    at = samples.origins(cut.train_end, cut.valid_end, candidate.window, h)
+    valid = samples.build(setup.values, setup.target_idx, transform, at, h)
+    zeros = np.zeros((len(at), h, len(setup.target_idx)))
+    return mae(transform.from_graph_batch(zeros, valid.batch), valid.truth)
 
 
 def train_candidate(

@@ -26,7 +26,7 @@ DEFAULT_EPOCHS = 40
 DEFAULT_SERIES_PER_EPOCH = 10_000
 DEFAULT_UNITS = 64
 DEFAULT_BUDGET_MINUTES = 20.0
-DEFAULT_CSV_BUDGET_MINUTES = 4.0
+DEFAULT_CSV_BUDGET_MINUTES = 3.0
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--window",
         type=_positive,
         default=None,
-        help="points the model looks at (default: from season and horizon, at least one full "
-        "season: max(2 M, M + H, 2 H, 8), shorter when the training part is short)",
+        help="points the model looks at (default: the longest of 6, 4, 3, 2 seasons, at least "
+        "2 H and 8 points, that leaves 16 training windows; else M + H, else M)",
     )
     real.add_argument("--horizon", type=_positive, default=10, help="steps ahead (default: 10)")
     real.add_argument(

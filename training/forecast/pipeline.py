@@ -1,14 +1,16 @@
-"""End-to-end runs behind `python -m training forecast train`: train, evaluate, export, card."""
+"""The generator model behind `python -m training forecast train`: train, evaluate, export.
+
+Real series (`--csv`) go through `realplan` and `realrun`.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
-from contract.card import ForecastSpec, ModelCard, Scaler
+from contract.card import ForecastSpec, ModelCard
 from training.forecast import data, runtime
 from training.forecast.artifact import (
     PARITY_LENGTHS,
@@ -17,7 +19,6 @@ from training.forecast.artifact import (
     onnx_forecast,
     save_card,
 )
-from training.forecast.csvdata import DataError, StandardScaler, load_csv, prepare
 from training.forecast.target import Target
 from training.forecast.train import (
     FitConfig,
@@ -26,7 +27,6 @@ from training.forecast.train import (
     generator_seeds,
     last_step_mse,
     train_on_generator,
-    train_on_series,
 )
 
 GENERATOR_MIN_LENGTH = 10  # shortest input we vouch for (trained on every prefix from 1 step)
@@ -109,131 +109,6 @@ def run_generator(
         description=(
             f"{config.horizon}-step forecaster of the notes' synthetic series (Géron ch. 15): "
             f"{training['architecture']}; MSE {keras_mse:.4f} on {config.n_test:,} fresh series"
-        ),
-        spec=spec,
-        training=training,
-        metrics=metrics,
-        overwrite=target.overwrite,
-    )
-
-
-def _card_scaler(scaler: StandardScaler) -> Scaler:
-    return Scaler(mean=[float(v) for v in scaler.mean], scale=[float(v) for v in scaler.scale])
-
-
-def _parity_lengths(series_length: int, window: int) -> tuple[int, ...]:
-    return tuple(sorted({min(n, series_length) for n in (*PARITY_LENGTHS, window)}))
-
-
-def run_csv(
-    target: Target,
-    csv_path: Path,
-    columns: list[str],
-    targets: list[str],
-    window: int,
-    horizon: int,
-    units: int,
-    fit_config: FitConfig,
-    command: str,
-    seed: int,
-    log: Log = print,
-) -> ModelCard:
-    """Train on a real series from a CSV file and export it to `target`."""
-    unknown_targets = [t for t in targets if t not in columns]
-    if unknown_targets:
-        raise DataError(f"target column(s) {', '.join(unknown_targets)} not among --columns")
-    target.check_free()
-    series = load_csv(csv_path, columns)
-    target_idx = [columns.index(t) for t in targets]
-    prepared = prepare(series, window, horizon, target_idx)
-    cut = prepared.cut
-    log(
-        f"[data] {csv_path}: {len(series.values)} steps x {len(columns)} feature(s); "
-        f"train [0, {cut.train_end}), valid [{cut.train_end}, {cut.valid_end}), "
-        f"test [{cut.valid_end}, {cut.length})"
-    )
-    start = time.perf_counter()
-    model, history = train_on_series(prepared, horizon, len(targets), units, fit_config, log)
-    train_seconds = time.perf_counter() - start
-
-    test = prepared.splits.test
-    n_targets = len(targets)
-    scaled_truth = test.y[:, -1].reshape(len(test.x), horizon, n_targets)
-    scaled_pred = np.asarray(model.predict(test.x, verbose=0))[:, -1]
-    scaled_pred = scaled_pred.reshape(len(test.x), horizon, n_targets)
-    raw_truth = prepared.target_scaler.inverse(scaled_truth)
-    raw_pred = prepared.target_scaler.inverse(scaled_pred)
-    last_raw = prepared.input_scaler.inverse(test.x[:, -1])[:, target_idx]
-    naive = np.repeat(last_raw[:, None, :], horizon, axis=1)
-
-    scaled_all = prepared.input_scaler.transform(series.values)[None]
-    lengths = _parity_lengths(len(series.values), window)
-    log(f"[export] native ONNX graph + parity gate (lengths {lengths}, batch 1/7/64)")
-    exported = export_forecaster(
-        model,
-        n_features=len(columns),
-        horizon=horizon,
-        n_targets=n_targets,
-        parity_inputs=scaled_all,
-        lengths=lengths,
-        seed=seed,
-    )
-    onnx_pred = prepared.target_scaler.inverse(onnx_forecast(exported.onnx_model, test.x))
-    metrics = {
-        f"test_mse_{horizon}_steps": _mse(raw_pred, raw_truth),
-        f"test_mse_{horizon}_steps_onnx": _mse(onnx_pred, raw_truth),
-        f"test_mse_{horizon}_steps_scaled": _mse(scaled_pred, scaled_truth),
-        f"naive_test_mse_{horizon}_steps": _mse(naive, raw_truth),
-        "best_valid_mse_scaled": history.best_score,
-    }
-    model_mse, naive_mse = (
-        metrics[f"test_mse_{horizon}_steps"],
-        metrics[f"naive_test_mse_{horizon}_steps"],
-    )
-    log(
-        f"[eval] test MSE over {horizon} steps (raw units):"
-        f" model {model_mse:.4g}, naive {naive_mse:.4g}"
-    )
-
-    spec = ForecastSpec(
-        n_features=len(columns),
-        feature_names=columns,
-        target_names=targets,
-        horizon=horizon,
-        min_length=min(window, GENERATOR_MIN_LENGTH),
-        input_scaler=_card_scaler(prepared.input_scaler),
-        target_scaler=_card_scaler(prepared.target_scaler),
-    )
-    training = {
-        "command": command,
-        "data": f"{csv_path.name}: columns {', '.join(columns)} ({len(series.values)} steps)",
-        "split": {
-            "train": [0, cut.train_end],
-            "valid_targets": [cut.train_end, cut.valid_end],
-            "test_targets": [cut.valid_end, cut.length],
-            "windows": [len(prepared.splits.train.x), len(prepared.splits.valid.x), len(test.x)],
-            "scaler": "standardisation fitted on the training part only",
-        },
-        "window": window,
-        "seed": seed,
-        "n_series": 1,
-        "epochs": history.epochs_run,
-        "best_epoch": history.best_epoch,
-        "stopped_because": history.stopped_because,
-        "duration_s": round(train_seconds, 1),
-        "threads": runtime.thread_count(),
-        "architecture": f"Conv1D({units // 2}, 4, causal, relu) + LSTM({units}) x2 + "
-        f"Dense({horizon * n_targets}) on every step",
-        "fit": asdict(fit_config),
-    }
-    return save_card(
-        exported,
-        target.directory,
-        name=target.name,
-        version=target.version,
-        description=(
-            f"{horizon}-step forecaster of {', '.join(targets)} from {csv_path.name} "
-            f"(window {window}, {len(columns)} input feature(s))"
         ),
         spec=spec,
         training=training,

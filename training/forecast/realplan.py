@@ -80,19 +80,17 @@ def plan(options: RealOptions) -> Plan:
     notes.append(f"window {window} ({'given' if options.window else 'default'})")
     first = _transform(options.transform, values[:train_end, target_idx], periods, notes)
     units = options.units or DEFAULT_UNITS
+    # Ordered by how often they won on the development panel; the budget may stop early.
     candidates = [
         Candidate(window, units, first),
-        Candidate(window, units, first, base="seasonal_naive"),
         Candidate(window, units, first, drift=True),
     ]
     if options.transform == "auto" and np.all(values[:train_end] > 0):
         candidates.append(Candidate(window, units, "none" if first == "log" else "log"))
     if options.window is None:
-        other = _other_window(window, periods, horizon, train_end)
-        if other is not None:
-            candidates.append(Candidate(other, units, first))
-    if options.units is None:
-        candidates.append(Candidate(window, 2 * units, first))
+        shorter = [w for w in seasonality.window_options(periods, horizon) if w < window]
+        if shorter:
+            candidates.append(Candidate(shorter[-1], units, first))
     cut = Cut(train_end, valid_end, length)
     setup = SeriesSetup(values, options.columns, target_idx, periods, horizon, cut, options.seed)
     return Plan(setup, candidates, axis, series.source, notes)
@@ -157,13 +155,3 @@ def _transform(choice: str, train: np.ndarray, periods: list[int], notes: list[s
         f"correlation of level and spread {corr:.2f})"
     )
     return "log" if use_log else "none"
-
-
-def _other_window(window: int, periods: list[int], horizon: int, train_end: int) -> int | None:
-    m = max(periods)
-    options = sorted({max(m + horizon, 2 * horizon, 8), max(3 * m, 2 * m + horizon)})
-    for other in options:
-        fits = train_end - other - horizon + 1 >= seasonality.MIN_TRAIN_WINDOWS
-        if other != window and other >= m and fits:
-            return other
-    return None

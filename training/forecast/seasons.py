@@ -22,7 +22,7 @@ _KNOWN_PERIODS: dict[str, tuple[int, ...]] = {
     "30min": (48, 336),
     "15min": (96, 672),
 }
-MIN_TRAIN_WINDOWS = 24  # the default window shrinks until training has this many windows
+MIN_TRAIN_WINDOWS = 16  # the default window shrinks until training has this many windows
 
 
 def parse_seasons(text: str) -> list[int]:
@@ -65,15 +65,22 @@ def detect(train: np.ndarray, max_period: int | None = None) -> list[int]:
     return [best]
 
 
-def default_window(seasons: list[int], horizon: int, train_length: int) -> int:
-    """At least one full season (more when the data allows): max(2 m, m + h, 2 h, 8) first.
+def window_options(seasons: list[int], horizon: int) -> list[int]:
+    """Candidate windows, longest first: 6, 4, 3 and 2 seasons (at least 2 H and 8 points)."""
+    m = max(seasons)
+    wide = [max(k * m, 2 * horizon, 8) for k in (6, 4, 3, 2)]
+    return sorted(set(wide), reverse=True)
 
-    It shrinks towards one season (m) when training would get fewer than
-    MIN_TRAIN_WINDOWS windows; training needs window + horizon <= train_length.
+
+def default_window(seasons: list[int], horizon: int, train_length: int) -> int:
+    """The longest of `window_options` that leaves MIN_TRAIN_WINDOWS training windows.
+
+    More seasons in the window give the seasonal base a steadier pattern and trend; a short
+    training part falls back towards one season (m) plus the horizon, then one season.
     """
     m = max(seasons)
-    wide = max(2 * m, m + horizon, 2 * horizon, 8)
-    for window in (wide, max(m + horizon, 2 * horizon, 8), max(m, horizon, 4), max(m, 2)):
+    options = [*window_options(seasons, horizon), max(m + horizon, 4), max(m, horizon, 4)]
+    for window in options:
         if train_length - window - horizon + 1 >= MIN_TRAIN_WINDOWS:
             return window
     window = max(m, 2)

@@ -15,7 +15,6 @@ import keras
 import numpy as np
 
 from training.forecast import data, models
-from training.forecast.csvdata import PreparedSeries
 
 Log = Callable[[str], None]
 
@@ -162,31 +161,3 @@ def train_on_generator(
         test_y=test[:, -config.horizon :, 0],
         n_series=config.series_per_epoch * history.epochs_run,
     )
-
-
-# --------------------------------------------------------------------------- real series
-def train_on_series(
-    prepared: PreparedSeries,
-    horizon: int,
-    n_targets: int,
-    units: int,
-    fit_config: FitConfig,
-    log: Log = print,
-) -> tuple[keras.Sequential, FitHistory]:
-    """Fit the served architecture on windows of a real series (already scaled)."""
-    splits = prepared.splits
-    n_features = splits.train.x.shape[-1]
-    model = models.served_seq2seq(horizon, n_features, n_targets, units=units, kind="lstm")
-    log(
-        f"[train] {model.count_params():,} parameters; windows: {len(splits.train.x)} train, "
-        f"{len(splits.valid.x)} valid, {len(splits.test.x)} test"
-    )
-    valid_x, valid_y = splits.valid.x, splits.valid.y[:, -1]
-    history = fit(
-        model,
-        lambda _epoch: (splits.train.x, splits.train.y),
-        lambda m: last_step_mse(m, valid_x, valid_y),
-        fit_config,
-        log,
-    )
-    return model, history
