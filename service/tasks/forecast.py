@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from contract.card import ForecastSpec, ModelCard
-from contract.forecast_transform import ForecastTransform, WindowState
+from contract.forecast_transform import ForecastInputError, ForecastTransform, WindowState
 from contract.graph import FORECAST
 from service import metrics
 from service.errors import Problems, invalid
@@ -118,7 +118,11 @@ class ForecastCodec(Codec):
                     "must be above 0: this model forecasts in log space",
                 )
                 continue
-            scaled, state = self.transform.to_graph(values)
+            try:
+                scaled, state = self.transform.to_graph(values)
+            except ForecastInputError as exc:  # a value the card's transform cannot take
+                problems.add(("series", index), str(exc))
+                continue
             # Per feature, as Python floats: a few features cost less than more numpy calls.
             low, high = scaled.min(axis=0).tolist(), scaled.max(axis=0).tolist()
             # Written so that a NaN fails too.
@@ -412,6 +416,8 @@ class ForecastTask(Task):
         if default is not None:
             codec = ForecastCodec(default)
             number = {"type": "number", "minimum": codec.lowest, "maximum": codec.highest}
+            if codec.positive_only:  # a model that forecasts in log space
+                number = {"type": "number", "exclusiveMinimum": 0, "maximum": codec.highest}
         row: dict[str, Any] = {"type": "array", "items": number}
         if width is not None:
             row = {**row, "minItems": width, "maxItems": width}
