@@ -9,8 +9,8 @@ native messages (`series[0][17] ...`, `texts[3] ...`) name the tensor and its in
   model); output FP32 `forecast` [batch, horizon, targets]; request parameter `horizon`; with
   the request parameter `quantiles` (the levels as one comma-separated string, since the
   protocol's parameters are scalars: "0.1,0.5,0.9"), also FP32 `quantiles`
-  [batch, levels, horizon, targets] in the order the levels were asked (a model with
-  calibrated intervals lists it in its metadata).
+  [batch, levels, horizon, targets] in the order the levels were asked (only for models with
+  calibrated intervals; not in the metadata, whose outputs clients may ask for unconditionally).
 - sentiment: input BYTES `texts` [batch] of UTF-8 texts; outputs FP32 `probability` [batch]
   (of the card's positive label) and BYTES `label` [batch].
 """
@@ -66,17 +66,6 @@ class ForecastTensors(TensorAdapter):
             (
                 TensorMetadata(
                     self.OUTPUT, "FP32", (VARIABLE, spec.horizon, len(spec.target_names))
-                ),
-                *(
-                    (
-                        TensorMetadata(
-                            QUANTILES,
-                            "FP32",
-                            (VARIABLE, VARIABLE, spec.horizon, len(spec.target_names)),
-                        ),
-                    )
-                    if spec.intervals is not None
-                    else ()
                 ),
             ),
         )
