@@ -3,7 +3,9 @@
 Both services run side by side from their own code and bundled models (the reference is
 checked out into a temporary git worktree), and wrk loads them in alternating rounds
 at the same number of clients, so a change of the machine's load hits both alike. Prints the
-median req/s per model and the ratio this checkout / reference.
+median req/s per model and the ratio this checkout / reference, and the service processes'
+CPU time per answered request (user + system, from /proc), which other load on the machine
+changes far less than throughput.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.cpu import group_cpu_seconds
 from bench.loadgen import ensure_wrk, run_wrk
 from bench.payloads import MODELS, payload
 from bench.servers import REPO, running, service_spec
@@ -57,17 +60,25 @@ def main(argv: list[str] | None = None) -> int:
         for model in MODELS:
             body = payload(model)
             rates: dict[str, list[float]] = {name: [] for name in servers}
+            cpu_us: dict[str, list[float]] = {name: [] for name in servers}
             for server in servers.values():  # warm-up
                 run_wrk(wrk, server.url, body, args.connections, 2.0)
             for _ in range(args.rounds):
                 for name, server in servers.items():
+                    cpu_before = group_cpu_seconds(server.process.pid)
                     result = run_wrk(wrk, server.url, body, args.connections, args.seconds)
+                    cpu_spent = group_cpu_seconds(server.process.pid) - cpu_before
                     assert not result.errors, f"{name}: {result.error_detail}"
                     rates[name].append(result.throughput)
+                    cpu_us[name].append(round(1e6 * cpu_spent / max(1, result.requests), 1))
             this, ref = (statistics.median(rates[n]) for n in ("this", "ref"))
+            this_cpu, ref_cpu = (statistics.median(cpu_us[n]) for n in ("this", "ref"))
             print(
                 f"{model}@{args.connections}: this {this:,.0f} req/s, {args.ref} {ref:,.0f} req/s, "
-                f"ratio {this / ref:.3f} (rounds: this {rates['this']}, ref {rates['ref']})"
+                f"ratio {this / ref:.3f} (rounds: this {rates['this']}, ref {rates['ref']})\n"
+                f"  CPU per request: this {this_cpu:.0f} us, {args.ref} {ref_cpu:.0f} us, "
+                f"ratio {this_cpu / ref_cpu:.3f} (rounds: this {cpu_us['this']}, "
+                f"ref {cpu_us['ref']})"
             )
     return 0
 
