@@ -29,6 +29,9 @@ _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 # A word (letters/digits/underscore, with inner apostrophes: "don't", "it's"), or one
 # punctuation character on its own: "great!!" -> ["great", "!", "!"].
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+# The same rule for ASCII-only text, which matches about a fifth faster with explicit classes.
+# \x1c-\x1f are whitespace to `str.isspace` and to the Unicode pattern's \s, not to ASCII's.
+_ASCII_TOKEN = re.compile(r"[A-Za-z0-9_]+(?:'[A-Za-z0-9_]+)*|[^A-Za-z0-9_\s\x1c-\x1f]", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,8 @@ class Tokenizer:
 
 
 def _tokenize(text: str, lowercase: bool) -> list[str]:
-    text = _HTML_BREAK.sub(" ", text)
+    if "<" in text:
+        text = _HTML_BREAK.sub(" ", text)
     if lowercase:
         text = text.lower()
-    return _TOKEN.findall(text)
+    return (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)

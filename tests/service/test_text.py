@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 
 from contract.card import VOCABULARY_FILE
-from contract.text import OOV_ID, Encoded, Tokenizer
+from contract.text import _ASCII_TOKEN, _TOKEN, OOV_ID, Encoded, Tokenizer
 
 TEXTS = [
     "A great movie!<br /><br />Great acting, great story.",
@@ -136,3 +137,12 @@ def test_invalid_settings_are_rejected(kwargs: dict[str, object], message: str) 
 def test_duplicate_vocabulary_is_rejected() -> None:
     with pytest.raises(ValueError, match="duplicate"):
         Tokenizer(["a", "a"], num_words=10, oov_token="<OOV>", max_length=5, truncation="pre")
+
+
+def test_ascii_pattern_tokenizes_exactly_like_the_unicode_one() -> None:
+    rng = random.Random(7)
+    alphabet = [chr(code) for code in range(128)] + list("'a ") * 20
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(20_000)]
+    texts += ["a\x1cb\x1d c\x1e\x1fd", "don't 'quoted' it''s", "x_y 3.5 ___ -- !?"]
+    for text in texts:
+        assert _ASCII_TOKEN.findall(text) == _TOKEN.findall(text), repr(text)
