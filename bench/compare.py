@@ -2,7 +2,9 @@
 
 Both services run side by side from their own code and bundled models (the reference is
 checked out into a temporary git worktree), and wrk loads them in alternating rounds
-at the same number of clients, so a change of the machine's load hits both alike. Prints the
+at the same number of clients, so a change of the machine's load hits both alike. Every
+round starts both services afresh, in alternating order. `--ref HEAD` compares the
+checkout with itself: the spread it shows is the method's own. Prints the
 median req/s per model and the ratio this checkout / reference, and the service processes'
 CPU time per answered request (user + system, from /proc), which other load on the machine
 changes far less than throughput.
@@ -40,46 +42,55 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--ref", default="HEAD~1", help="commit to compare with (default HEAD~1)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per round and service")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per round and service")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     wrk = ensure_wrk()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
+    rates: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
+    cpu_us: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
     with ExitStack() as stack:
-        reference = _worktree(args.ref, stack)
+        roots = {"this": REPO, "ref": _worktree(args.ref, stack)}
         env = {"RNN_SERVE_ACCESS_LOG": "true"}
-        ready = payload("forecast")
-        # Each side serves its own checkout's models (the card format may differ between them).
-        this_spec = service_spec(REPO / "models", args.workers, env)
-        ref_spec = service_spec(reference / "models", args.workers, env)
-        servers = {
-            "this": stack.enter_context(running(this_spec, ready, log_dir / "this")),
-            "ref": stack.enter_context(running(ref_spec, ready, log_dir / "ref", root=reference)),
-        }
-        for model in MODELS:
-            body = payload(model)
-            rates: dict[str, list[float]] = {name: [] for name in servers}
-            cpu_us: dict[str, list[float]] = {name: [] for name in servers}
-            for server in servers.values():  # warm-up
-                run_wrk(wrk, server.url, body, args.connections, 2.0)
-            for _ in range(args.rounds):
-                for name, server in servers.items():
-                    cpu_before = group_cpu_seconds(server.process.pid)
-                    result = run_wrk(wrk, server.url, body, args.connections, args.seconds)
-                    cpu_spent = group_cpu_seconds(server.process.pid) - cpu_before
-                    assert not result.errors, f"{name}: {result.error_detail}"
-                    rates[name].append(result.throughput)
-                    cpu_us[name].append(round(1e6 * cpu_spent / max(1, result.requests), 1))
-            this, ref = (statistics.median(rates[n]) for n in ("this", "ref"))
-            this_cpu, ref_cpu = (statistics.median(cpu_us[n]) for n in ("this", "ref"))
-            print(
-                f"{model}@{args.connections}: this {this:,.0f} req/s, {args.ref} {ref:,.0f} req/s, "
-                f"ratio {this / ref:.3f} (rounds: this {rates['this']}, ref {rates['ref']})\n"
-                f"  CPU per request: this {this_cpu:.0f} us, {args.ref} {ref_cpu:.0f} us, "
-                f"ratio {this_cpu / ref_cpu:.3f} (rounds: this {cpu_us['this']}, "
-                f"ref {cpu_us['ref']})"
-            )
+        for round_index in range(args.rounds):
+            # Fresh services every round, started and measured in alternating order: measured
+            # with one pair started once, the same code came out up to 14% apart depending
+            # on which service started (and was measured) first.
+            order = ("this", "ref") if round_index % 2 == 0 else ("ref", "this")
+            with ExitStack() as round_stack:
+                servers = {}
+                for side in order:
+                    # Each side serves its own checkout's models (their card format may differ).
+                    spec = service_spec(roots[side] / "models", args.workers, env)
+                    servers[side] = round_stack.enter_context(
+                        running(spec, payload("forecast"), log_dir / side, root=roots[side])
+                    )
+                for model in MODELS:
+                    body = payload(model)
+                    for side in order:
+                        run_wrk(wrk, servers[side].url, body, args.connections, 2.0)  # warm-up
+                    for side in order:
+                        server = servers[side]
+                        cpu_before = group_cpu_seconds(server.process.pid)
+                        result = run_wrk(wrk, server.url, body, args.connections, args.seconds)
+                        cpu_spent = group_cpu_seconds(server.process.pid) - cpu_before
+                        assert not result.errors, f"{side}: {result.error_detail}"
+                        rates[model][side].append(result.throughput)
+                        cpu_us[model][side].append(
+                            round(1e6 * cpu_spent / max(1, result.requests), 1)
+                        )
+    for model in MODELS:
+        this, ref = (statistics.median(rates[model][n]) for n in ("this", "ref"))
+        this_cpu, ref_cpu = (statistics.median(cpu_us[model][n]) for n in ("this", "ref"))
+        print(
+            f"{model}@{args.connections}: this {this:,.0f} req/s, {args.ref} {ref:,.0f} req/s, "
+            f"ratio {this / ref:.3f} (rounds: this {rates[model]['this']}, "
+            f"ref {rates[model]['ref']})\n"
+            f"  CPU per request: this {this_cpu:.0f} us, {args.ref} {ref_cpu:.0f} us, "
+            f"ratio {this_cpu / ref_cpu:.3f} (rounds: this {cpu_us[model]['this']}, "
+            f"ref {cpu_us[model]['ref']})"
+        )
     return 0
 
 
