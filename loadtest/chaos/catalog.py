@@ -8,18 +8,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest.chaos.report import ScenarioReport
-from loadtest.chaos.scenarios import hostile_grpc, hostile_http, proxy, shutdown, worker_faults
+from loadtest.chaos.scenarios import (
+    compose,
+    hostile_grpc,
+    hostile_http,
+    proxy,
+    shutdown,
+    worker_faults,
+)
+
+
+def _nothing_missing() -> str:
+    return ""
+
+
+def _nginx_missing() -> str:
+    return "" if shutil.which("nginx") else "nginx"
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str  # what --scenario selects
     run: Callable[[Path], ScenarioReport]
-    needs: str = ""  # a program it cannot run without
-
-    def missing(self) -> str:
-        """What is missing to run it ('' if nothing)."""
-        return self.needs if self.needs and shutil.which(self.needs) is None else ""
+    missing: Callable[[], str] = _nothing_missing  # what it cannot run without ('' if nothing)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -30,12 +41,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("http-idle-connections", hostile_http.idle_connections_beyond_the_descriptor_limit),
     Scenario("http-slow-clients", hostile_http.slowloris_and_slow_bodies),
     Scenario("http-oversized-heads", hostile_http.oversized_heads),
-    Scenario("nginx-dead-replica", proxy.replica_that_stopped_answering, needs="nginx"),
+    Scenario("nginx-dead-replica", proxy.replica_that_stopped_answering, _nginx_missing),
     Scenario("grpc-idle-connections", hostile_grpc.idle_grpc_connections),
     Scenario("grpc-call-flood", hostile_grpc.grpc_call_flood),
     Scenario("grpc-held-calls", hostile_grpc.held_grpc_calls),
     Scenario("grpc-oversized-messages", hostile_grpc.oversized_grpc_messages),
     Scenario("grpc-sigterm", shutdown.sigterm_with_grpc_calls_in_flight),
+    Scenario("compose-replica-kill", compose.replica_killed, compose.compose_missing),
 )
 
 

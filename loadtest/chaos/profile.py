@@ -2,7 +2,7 @@
 starts from this checkout, print and write what each saw and whether it met its expectations.
 
 The exit status is 1 when a scenario that ran missed an expectation (or failed to run); a
-scenario whose program is missing (nginx) is reported as skipped.
+scenario that cannot run here (no nginx, no docker engine) is reported as skipped.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def markdown(rows: list[dict[str, Any]], skipped: dict[str, str]) -> str:
             f"{row['failed_by_status']} | {shown} | "
             f"{verdict} ({row['expectations_met']}/{row['expectations']}) |"
         )
-    lines += [f"| {name} | skipped: needs {need} | | | | | |" for name, need in skipped.items()]
+    lines += [f"| {name} | skipped: no {need} | | | | | |" for name, need in skipped.items()]
     return "\n".join(lines)
 
 
@@ -90,7 +90,7 @@ def run_profile(names: list[str], out: Path) -> int:
         missing = scenario.missing()
         if missing:
             skipped[scenario.name] = missing
-            print(f"== {scenario.name}: skipped, needs {missing}", flush=True)
+            print(f"== {scenario.name}: skipped, no {missing}", flush=True)
             continue
         print(f"== {scenario.name}: running", flush=True)
         report, seconds = _run_one(scenario)

@@ -20,7 +20,7 @@ import grpc
 import orjson
 
 from loadtest.chaos.attackers import drip_many
-from loadtest.chaos.load import forecast_infer_request, own_channel
+from loadtest.chaos.load import LoadResult, Outcome, forecast_infer_request, own_channel
 from loadtest.chaos.report import ScenarioReport
 from loadtest.chaos.zoo import zoo
 from loadtest.process import running_service
@@ -109,6 +109,12 @@ def sigterm_with_grpc_calls_in_flight(workdir: Path) -> ScenarioReport:
         for line in access
         if line.get("path", "").endswith("/ModelInfer")
     }
+    report.record(
+        "gRPC calls",
+        LoadResult(
+            [Outcome(c.sent_at, c.answered_at - c.sent_at, c.code, None, None) for c in calls]
+        ),
+    )
     codes: dict[str, int] = {}
     for call in calls:
         codes[call.code] = codes.get(call.code, 0) + 1
