@@ -8,6 +8,7 @@ scenario that cannot run here (no nginx, no docker engine) is reported as skippe
 from __future__ import annotations
 
 import json
+import math
 import sys
 import tempfile
 import time
@@ -37,6 +38,12 @@ def _failed_by_status(result: LoadResult) -> str:
     return ", ".join(f"{s} {n}" for s, n in sorted(failed.items())) or "none"
 
 
+def _p99_ms(result: LoadResult) -> float | None:
+    """The p99 of the answered-OK requests; None when none was."""
+    p99 = result.percentile(0.99)
+    return round(1000 * p99, 1) if math.isfinite(p99) else None
+
+
 def _rows(name: str, report: ScenarioReport, seconds: float) -> list[dict[str, Any]]:
     met = sum(check.met for check in report.checks)
     base = {
@@ -54,7 +61,7 @@ def _rows(name: str, report: ScenarioReport, seconds: float) -> list[dict[str, A
             "sent": result.sent,
             "answered": result.answered,
             "failed_by_status": _failed_by_status(result),
-            "p99_ms": round(1000 * result.percentile(0.99), 1) if result.sent else None,
+            "p99_ms": _p99_ms(result),
         }
         for label, result in report.traffic.items()
     ]
@@ -69,7 +76,7 @@ def markdown(rows: list[dict[str, Any]], skipped: dict[str, str]) -> str:
     for row in rows:
         verdict = "yes" if row["passed"] else "**NO**"
         p99 = row.get("p99_ms")
-        shown = "-" if p99 is None or p99 == float("inf") else f"{p99:.1f}"
+        shown = "-" if p99 is None else f"{p99:.1f}"
         lines.append(
             f"| {row['scenario']} | {row['traffic']} | {row['sent']:,} | {row['answered']:,} | "
             f"{row['failed_by_status']} | {shown} | "
@@ -80,7 +87,12 @@ def markdown(rows: list[dict[str, Any]], skipped: dict[str, str]) -> str:
 
 
 def run_profile(names: list[str], out: Path) -> int:
-    selected = [by_name(name) for name in names] if names else list(SCENARIOS)
+    """The scenarios named (all if none), as `run_scenarios`."""
+    return run_scenarios([by_name(name) for name in names] if names else list(SCENARIOS), out)
+
+
+def run_scenarios(selected: list[Scenario], out: Path) -> int:
+    """Run each scenario, print its report, write the summary to `out`; the exit status."""
     out.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     rows: list[dict[str, Any]] = []
@@ -119,7 +131,9 @@ def run_profile(names: list[str], out: Path) -> int:
         "reports": reports,
         "skipped": skipped,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    (out / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=str, allow_nan=False) + "\n"
+    )
     (out / "summary.md").write_text(
         f"# Chaos profile, {started_at}\n\n{table}\n\n"
         + "\n\n".join(f"```\n{_text(r)}\n```" for r in reports)
