@@ -36,7 +36,7 @@ lint: install-all ## ruff and mypy
 test: lint clients-venv ## lint, then the whole pytest suite (what .ci/run runs)
 	$(BIN)/python -m pytest
 
-chaos: install-all ## the chaos suite alone: faults and hostile clients under load (~3 min)
+chaos: install-all ## the chaos suite alone: faults and hostile clients under load (~4 min)
 	$(BIN)/python -m pytest -m chaos -s tests/chaos
 
 clean: ## remove .venv and every cache (pytest, mypy, ruff, __pycache__, egg-info)

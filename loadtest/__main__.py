@@ -4,4 +4,7 @@ import sys
 
 from loadtest.cli import main
 
-sys.exit(main())
+# The guard matters: the chaos profile's attackers run in spawned processes, which import
+# this module again (as __mp_main__) and must not start another run.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,9 +4,12 @@
     python -m loadtest --host http://127.0.0.1:8000 --profile soak \
         --from-summary results/loadtest/stepped/summary.json --out results/loadtest/soak
     python -m loadtest --host http://127.0.0.1:8000 --profile smoke --duration 5
+    python -m loadtest --profile chaos [--scenario grpc-call-flood ...]
 
 The exit status is 0 when the run met its profile's bar: smoke, every kind sent and no
-unexpected answer; soak, all three soak criteria; stepped, a maximum throughput was found.
+unexpected answer; soak, all three soak criteria; stepped, a maximum throughput was found;
+chaos, every expectation of every scenario that ran (it starts its own services from this
+checkout, --host is not used; see loadtest/chaos/catalog.py for the scenarios).
 """
 
 from __future__ import annotations
@@ -93,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="seconds at the target load before the measured ones, for the service's caches "
         "and allocators to settle; counted for errors only (soak 60, smoke 0)",
+    )
+    chaos = parser.add_argument_group("chaos profile")
+    chaos.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help="run only this scenario (repeatable; default: all of loadtest/chaos/catalog.py)",
     )
     return parser
 
@@ -181,6 +191,10 @@ def run_locust(command: list[str], out: Path, server_pid: int | None, limit: flo
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out: Path = args.out or Path("results/loadtest") / args.profile
+    if args.profile == "chaos":
+        from loadtest.chaos.profile import run_profile  # grpc, onnx: only for this profile
+
+        return run_profile(args.scenario, out)
     if args.report_only:
         run = json.loads((out / "run.json").read_text(encoding="utf-8"))
         return build_report(run, out, read_samples(out / "resources.csv"), args)

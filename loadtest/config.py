@@ -8,8 +8,8 @@ from typing import Literal
 
 Kind = Literal["forecast", "sentiment", "bad"]
 KINDS: tuple[Kind, ...] = ("forecast", "sentiment", "bad")
-Profile = Literal["stepped", "soak", "smoke"]
-PROFILES: tuple[Profile, ...] = ("stepped", "soak", "smoke")
+Profile = Literal["stepped", "soak", "smoke", "chaos"]
+PROFILES: tuple[Profile, ...] = ("stepped", "soak", "smoke", "chaos")
 
 DEFAULT_MIX = "forecast=60,sentiment=35,bad=5"
 

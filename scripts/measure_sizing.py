@@ -39,7 +39,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.service.processes import stop_service  # noqa: E402
+from loadtest.process import stop_service  # noqa: E402
 
 REVIEW = (
     "I went in expecting very little and came out surprised. The first half drags, the "

@@ -28,6 +28,8 @@ from service.logs import AccessLog, flush_periodically
 from service.openapi import add_data_plane
 from service.reload import ModelLoader
 from service.state import ServiceState
+from service.termination import on_termination
+from service.v2.grpc_limits import GrpcLimits
 from service.v2.grpc_server import GrpcServer, InferenceServicer, rpc_observer
 from service.v2.http import V2Http, is_v2
 from service.v2.openapi import add_v2
@@ -110,6 +112,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.grpc_port:
         app.grpc_server = grpc_server(app)
         await app.grpc_server.start()
+        started = app.grpc_server
+        on_termination(lambda: started.begin_stop(settings.shutdown_timeout_s))
     state.ready = True
     logger.info("ready: %s", ", ".join(f"{m.name}/{m.version}" for m in snapshot.registry.all()))
     access_log = app.edge.access_log
@@ -128,7 +132,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.ready = False
-        if app.grpc_server is not None:  # new calls are refused, running ones finish
+        if app.grpc_server is not None:  # stopped at the signal already, if there was one
             await app.grpc_server.stop(settings.shutdown_timeout_s)
             app.grpc_server = None
         for task in background:
@@ -156,7 +160,7 @@ def grpc_server(app: ServiceApp) -> GrpcServer:
         settings.host,
         settings.grpc_port,
         reuse_port=settings.workers > 1,
-        max_message_bytes=settings.max_body_bytes,
+        limits=GrpcLimits.from_settings(settings),
     )
 
 

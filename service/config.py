@@ -95,6 +95,61 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, ge=1, description="open client connections per worker"
     )
+    # gRPC limits: what one client may hold in a worker's gRPC server. A call counts from its
+    # headers, so a client that sends headers and never the message holds a call slot until
+    # its connection's age and grace run out.
+    # ~1.5 s of a worker's capacity on the bundled models (~155 calls/s): more calls would only
+    # wait towards their deadline; at 256 x --max-body-bytes, their messages stay bounded too.
+    grpc_max_concurrent_rpcs: int = Field(
+        default=256, ge=0, description="gRPC calls per worker (RESOURCE_EXHAUSTED above; 0: off)"
+    )
+    # HTTP/2's recommended minimum; below the per-worker cap, so that one connection cannot
+    # take every call slot. A client's further calls wait in its own queue.
+    grpc_max_streams_per_connection: int = Field(
+        default=100, ge=1, description="gRPC calls at once on one connection (HTTP/2 streams)"
+    )
+    grpc_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="open gRPC connections per worker (more are closed at once; each worker "
+        "lowers it with --max-connections to fit its descriptor limit)",
+    )
+    # Seconds, not minutes: a connection without calls costs the client one reconnect when it
+    # comes back (gRPC clients do it on their own), and holds a descriptor until then.
+    grpc_max_connection_idle_s: float = Field(
+        default=60.0, gt=0.0, description="seconds a gRPC connection may stay without calls"
+    )
+    # Connections are re-made now and then so that long-lived channels spread over the workers
+    # and replicas again (what --max-requests-per-connection does for HTTP).
+    grpc_max_connection_age_s: float = Field(
+        default=600.0, gt=0.0, description="seconds before a gRPC connection is asked to close"
+    )
+    # Longer than --request-timeout-ms: a call accepted before the close can finish.
+    grpc_max_connection_age_grace_s: float = Field(
+        default=10.0, ge=0.0, description="seconds its calls then have before it is closed"
+    )
+    grpc_handshake_timeout_s: float = Field(
+        default=10.0, gt=0.0, description="seconds a new gRPC connection has to start HTTP/2"
+    )
+    # gRPC's default is 5 minutes, which makes clients with a 10-60 s keep-alive fail with
+    # "too_many_pings"; 10 s is ample to find a dead peer and still bounds a ping flood.
+    grpc_min_ping_interval_s: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="shortest interval between a client's keep-alive pings during calls",
+    )
+    grpc_max_ping_strikes: int = Field(
+        default=2,
+        ge=0,
+        description="pings too early (or without calls) before the connection is closed (0: off)",
+    )
+    # gRPC clients refuse messages above 4 MiB unless told otherwise; the largest answer of the
+    # bundled models (256 series x horizon x quantiles) is far below.
+    grpc_max_send_message_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="largest gRPC answer (RESOURCE_EXHAUSTED above); requests: --max-body-bytes",
+    )
     flush_interval_s: float = Field(
         default=0.25,
         gt=0.0,

@@ -3,6 +3,7 @@ process's file-descriptor limit."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import resource
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ class ConnectionLimits:
     keep_alive_s: float  # idle before the first byte of a request, new connections included
     body_timeout_s: float  # from the end of the headers to the end of the body (408)
     max_connections: int  # open connections per worker; above it idle ones are closed, or 503
+    grpc_max_connections: int = 0  # the gRPC server's own cap in the same worker (0: no gRPC)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
@@ -34,26 +36,46 @@ class ConnectionLimits:
             keep_alive_s=settings.keep_alive_s,
             body_timeout_s=settings.body_timeout_s,
             max_connections=settings.max_connections,
+            grpc_max_connections=settings.grpc_max_connections if settings.grpc_port else 0,
         )
+
+    @property
+    def descriptors_wanted(self) -> int:
+        return self.max_connections + self.grpc_max_connections + RESERVED_DESCRIPTORS
 
     def fitted_to_descriptors(self) -> ConnectionLimits:
         """Raise this process's soft descriptor limit as far as allowed, and lower the
-        connection cap below it when it is still too small (accept() failing with EMFILE
+        connection caps below it when it is still too small (accept() failing with EMFILE
         would stall every client instead of refusing one)."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        wanted = self.max_connections + RESERVED_DESCRIPTORS
+        wanted = self.descriptors_wanted
         if soft != resource.RLIM_INFINITY and soft < wanted:
             target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-                soft = target
-            except (ValueError, OSError):
-                pass
-        if soft == resource.RLIM_INFINITY or soft >= wanted:
+        fitted = self.fitted_to(descriptor_limit())
+        if fitted != self:
+            logger.warning(
+                "connection cap lowered to the descriptor limit",
+                extra={
+                    "max_connections": fitted.max_connections,
+                    "grpc_max_connections": fitted.grpc_max_connections,
+                    "configured": self.max_connections,
+                    "nofile": descriptor_limit(),
+                },
+            )
+        return fitted
+
+    def fitted_to(self, nofile: int) -> ConnectionLimits:
+        """The caps shared out, in their configured proportion, among `nofile` descriptors."""
+        if nofile == resource.RLIM_INFINITY or nofile >= self.descriptors_wanted:
             return self
-        cap = max(1, soft - RESERVED_DESCRIPTORS)
-        logger.warning(
-            "connection cap lowered to the descriptor limit",
-            extra={"max_connections": cap, "configured": self.max_connections, "nofile": soft},
-        )
-        return replace(self, max_connections=cap)
+        available = max(1, nofile - RESERVED_DESCRIPTORS)
+        total = self.max_connections + self.grpc_max_connections
+        http = max(1, available * self.max_connections // total)
+        grpc = max(1, available - http) if self.grpc_max_connections else 0
+        return replace(self, max_connections=http, grpc_max_connections=grpc)
+
+
+def descriptor_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

@@ -72,13 +72,15 @@ class Supervisor(Multiprocess):
 
     def __init__(self, config: uvicorn.Config, sockets: list[Any]) -> None:
         super().__init__(config, sockets)
-        self._first: set[int] = set()  # ids of the first workers' Process objects
+        # The first workers' Process objects themselves: the id() of a freed one can be
+        # reused by a replacement, which would then pass for a first worker and stop it all.
+        self._first: list[Process] = []
         self._backoff: dict[int, float] = {}  # slot -> current backoff
         self._due: dict[int, float] = {}  # slot -> monotonic time of its next start
 
     def init_processes(self) -> None:
         super().init_processes()
-        self._first = {id(process) for process in self.processes}
+        self._first = list(self.processes)
 
     def keep_subprocess_alive(self) -> None:
         if self.should_exit.is_set():
@@ -95,7 +97,7 @@ class Supervisor(Multiprocess):
             process.join()
             worker_exited(process.pid, process.exitcode)
             if process.exitcode == STARTUP_FAILURE:
-                if id(process) in self._first:
+                if self._is_first(process):
                     logger.error("a worker failed to start: stopping", extra={"pid": process.pid})
                     self.should_exit.set()
                     return
@@ -113,9 +115,12 @@ class Supervisor(Multiprocess):
         process.start()
         self.processes[slot] = process
 
+    def _is_first(self, process: Process) -> bool:
+        return any(process is first for first in self._first)
+
     def first_start_failed(self) -> bool:
         return any(
-            process.exitcode == STARTUP_FAILURE and id(process) in self._first
+            process.exitcode == STARTUP_FAILURE and self._is_first(process)
             for process in self.processes
         )
 

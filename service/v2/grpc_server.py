@@ -27,6 +27,7 @@ from service.logs import AccessLog
 from service.metrics import RequestRecorder
 from service.v2 import metadata, tensors
 from service.v2.backend import Backend, Parameter
+from service.v2.grpc_limits import GrpcLimits
 from service.v2.proto import grpc_predict_v2_pb2 as pb
 from service.v2.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from service.v2.request import check_all_inputs, check_input, check_output
@@ -283,21 +284,25 @@ class GrpcServer:
         port: int,
         *,
         reuse_port: bool,
-        max_message_bytes: int,
+        limits: GrpcLimits,
     ) -> None:
         self.servicer = servicer
         self.address = listen_address(host, port)
+        self.limits = limits
         self.options = [
             # Several worker processes serve one port, as uvicorn's workers share theirs; with
             # one process, a port already taken must fail the start.
             ("grpc.so_reuseport", 1 if reuse_port else 0),
-            ("grpc.max_receive_message_length", max_message_bytes),
+            *limits.channel_options(),
         ]
         self._server: grpc.aio.Server | None = None
+        self._stopping: asyncio.Future[None] | None = None
         self.port = 0
 
     async def start(self) -> int:
-        server = grpc.aio.server(options=self.options)
+        server = grpc.aio.server(
+            options=self.options, maximum_concurrent_rpcs=self.limits.max_concurrent_rpcs
+        )
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(self.servicer, server)
         try:
             self.port = server.add_insecure_port(self.address)
@@ -307,8 +312,15 @@ class GrpcServer:
         self._server = server
         return self.port
 
+    def begin_stop(self, grace_s: float) -> None:
+        """Refuse new calls at once; give running ones up to grace_s to finish (in the
+        background: `stop` waits for it)."""
+        if self._server is not None and self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._server.stop(grace_s))
+
     async def stop(self, grace_s: float) -> None:
-        """Refuse new calls at once; give running ones up to grace_s to finish."""
-        if self._server is not None:
-            await self._server.stop(grace_s)
+        """`begin_stop`, if not begun yet, and wait until the server has stopped."""
+        self.begin_stop(grace_s)
+        if self._stopping is not None:
+            await self._stopping
             self._server = None

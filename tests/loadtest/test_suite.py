@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.service.processes import free_port, stop_service
+from loadtest.process import running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "models"
@@ -30,26 +28,8 @@ def _models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--models-dir", str(_models_dir(tmp_path_factory))]
-    server = subprocess.Popen(command, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, "the service exited during start-up"
-            assert time.monotonic() < deadline, "the service was not ready within 30 s"
-            time.sleep(0.1)
-        yield url
-    finally:
-        stop_service(server)
+    with running_service(_models_dir(tmp_path_factory), ready_within_s=30) as service:
+        yield service.url
 
 
 @pytest.mark.slow

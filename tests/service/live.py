@@ -1,25 +1,21 @@
 """Real servers for load tests: uvicorn (httptools + uvloop, real sockets) in a thread when the
-test must reach into the app, `python -m service` as a process when it must signal it; and a
+test must reach into the app (`python -m service` as a process: `loadtest.process`); and a
 runner wrapper that makes inference slow and counts it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import httpx
 import numpy as np
 import uvicorn
 
+from loadtest.process import free_port
 from service.app import ServiceApp
 from service.runtime import BatchFunction
-from tests.service.processes import REPO, env_without_settings, free_port
 
 
 @contextmanager
@@ -75,34 +71,3 @@ def slow_down(app: ServiceApp, name: str, version: str, delay_s: float) -> SlowR
     runner = SlowRunner(model.batcher.run_batch, delay_s)
     model.batcher.run_batch = runner
     return runner
-
-
-def start_process(
-    models_dir: Path, log_dir: Path, flags: list[str]
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m service` on a free port, stdout/stderr to files in `log_dir`; waits for
-    /readyz. The caller stops it (and kills it if the test fails first)."""
-    port = free_port()
-    env = env_without_settings()
-    command = [sys.executable, "-m", "service", "--port", str(port)]
-    command += ["--models-dir", str(models_dir), *flags]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdout=(log_dir / "stdout").open("wb"),
-        stderr=(log_dir / "stderr").open("wb"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (log_dir / "stderr").read_text()
-        try:
-            if httpx.get(f"{url}/readyz", timeout=0.5).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    raise AssertionError("service not ready within 30 s")

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from contract.card import ModelCard
 from contract.text import Tokenizer
+from loadtest.process import start_service, stop_service
 from service.app import create_app
 from service.config import Settings
 from tests.service.helpers import direct_forecast, direct_sentiment
-from tests.service.processes import start_service, stop_service
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 REVIEWS = [
@@ -102,7 +102,8 @@ def test_bundled_sentiment_equals_direct_onnxruntime(bundled: TestClient) -> Non
 @pytest.mark.slow
 def test_make_serve_command_starts_on_the_bundled_models() -> None:
     """What `make serve` runs (default workers), from process start to ready."""
-    process, url, seconds = start_service(MODELS)
+    service = start_service(MODELS, ready_within_s=30)
+    process, url, seconds = service.process, service.url, service.ready_s
     try:
         models = httpx.get(f"{url}/models").json()["models"]
         tasks = {model["task"] for model in models}

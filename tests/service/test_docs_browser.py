@@ -18,8 +18,8 @@ import httpx
 import pytest
 from fastapi.openapi.docs import get_swagger_ui_html
 
+from loadtest.process import REPO, start_service, stop_service
 from tests.service import browser
-from tests.service.processes import REPO, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,8 @@ def swagger_operations(dom: str) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def service_url() -> Iterator[str]:
     browser.ensure_chromium()
-    process, url, _ = start_service(REPO / "models", "--workers", "1")
+    service = start_service(REPO / "models", "--workers", "1")
+    process, url = service.process, service.url
     try:
         yield url
     finally:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.attackers import closed_by_server, open_idle
-from tests.chaos.harness import Service, running_service
-from tests.service.processes import REPO
+from loadtest.chaos.attackers import closed_by_server, open_idle
+from loadtest.process import REPO, Service, running_service
 
 MAX_HEAD = 4096
 MAX_CONNECTIONS = 5
@@ -22,10 +21,10 @@ MAX_CONNECTIONS = 5
 
 @pytest.fixture(scope="module")
 def service(zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    log = tmp_path_factory.mktemp("limits") / "service.log"
+    logs = tmp_path_factory.mktemp("limits")
     extra = ["--workers", "1", "--max-header-bytes", str(MAX_HEAD), "--keep-alive-s", "1"]
     extra += ["--max-connections", str(MAX_CONNECTIONS), "--max-headers", "20"]
-    with running_service(zoo, log, *extra) as running:
+    with running_service(zoo, *extra, logs=logs) as running:
         yield running
 
 
@@ -150,20 +149,33 @@ def test_at_the_cap_a_connection_still_sending_its_head_makes_room(service: Serv
         sock.close()
 
 
-@pytest.mark.parametrize(("soft", "hard", "cap"), [(300, 300, 236), (300, 4096, 1000)])
-def test_the_connection_cap_fits_the_descriptor_limit(soft: int, hard: int, cap: int) -> None:
+@pytest.mark.parametrize(
+    ("soft", "hard", "grpc_port", "caps"),
+    [
+        (300, 300, 0, (236, 0)),
+        (300, 300, 8001, (118, 118)),  # HTTP and gRPC share what is left, as configured
+        (300, 4096, 0, (1000, 0)),
+        (300, 4096, 8001, (1000, 1000)),
+    ],
+)
+def test_the_connection_caps_fit_the_descriptor_limit(
+    soft: int, hard: int, grpc_port: int, caps: tuple[int, int]
+) -> None:
     code = (
         "import resource\n"
         f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
         "from service.config import Settings\n"
         "from service.limits import ConnectionLimits\n"
-        "limits = ConnectionLimits.from_settings(Settings()).fitted_to_descriptors()\n"
-        "print(limits.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+        f"settings = Settings(grpc_port={grpc_port})\n"
+        "limits = ConnectionLimits.from_settings(settings).fitted_to_descriptors()\n"
+        "print(limits.max_connections, limits.grpc_max_connections,"
+        " resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    fitted, raised_to = map(int, result.stdout.split())
-    assert fitted == cap
-    assert raised_to == min(hard, 1000 + 64)  # raised as far as the hard limit allows
+    http, grpc, raised_to = map(int, result.stdout.split())
+    assert (http, grpc) == caps
+    wanted = 1000 + (1000 if grpc_port else 0) + 64
+    assert raised_to == min(hard, wanted)  # raised as far as the hard limit allows

@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from contract.card import CARD_FILE, ModelCard
+from loadtest.process import start_service, stop_service
 from service.app import create_app
 from service.config import Settings
 from service.edge import method_label, route_of
-from tests.service.live import start_process
-from tests.service.processes import stop_service
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -157,7 +156,8 @@ def _post_until_both_workers_answered(url: str) -> tuple[int, set[str]]:
 
 @pytest.mark.slow
 def test_with_two_workers_metrics_add_up_over_both_processes(zoo: Path, tmp_path: Path) -> None:
-    process, url = start_process(zoo, tmp_path, ["--workers", "2", "--reload-interval-s", "0"])
+    service = start_service(zoo, "--workers", "2", "--reload-interval-s", "0", logs=tmp_path)
+    process, url = service.process, service.url
     try:
         with httpx.Client(base_url=url, headers={"Connection": "close"}) as client:
             before = scrape(client.get("/metrics"))

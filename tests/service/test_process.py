@@ -9,19 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.processes import (
-    REPO,
-    env_without_settings,
-    free_port,
-    start_service,
-    stop_service,
-)
+from loadtest.process import REPO, env_without_settings, free_port, start_service, stop_service
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_python_m_service_starts_answers_and_reports_start_time(zoo: Path, workers: str) -> None:
-    process, url, seconds = start_service(zoo, "--workers", workers)
+    service = start_service(zoo, "--workers", workers, ready_within_s=30)
+    process, url, seconds = service.process, service.url, service.ready_s
     try:
         response = httpx.post(f"{url}/forecast", json={"series": [[50.0, 51.0, 52.0]]})
         assert response.status_code == 200, response.text
@@ -103,7 +98,8 @@ def test_api_key_file_keeps_the_key_out_of_ps_and_the_environment(
     key = "k3y-from-a-file-0123456789"
     key_file = tmp_path / "api-key"
     key_file.write_text(key + "\n")
-    process, url, _ = start_service(zoo, "--workers", "2", "--api-key-file", str(key_file))
+    service = start_service(zoo, "--workers", "2", "--api-key-file", str(key_file))
+    process, url = service.process, service.url
     try:
         assert httpx.post(f"{url}/forecast", json={"series": [[1.0, 2.0, 3.0]]}).status_code == 401
         answer = httpx.post(

@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.service.live import start_process
+from loadtest.process import start_service
 
 BODY = {"series": [[50.0, 51.0, 52.0, 53.0]]}
 
@@ -68,12 +68,13 @@ async def _load_until_refused(
 def test_sigterm_during_load_answers_every_accepted_request(
     zoo: Path, tmp_path: Path, workers: int
 ) -> None:
-    process, url = start_process(
+    service = start_service(
         zoo,
-        tmp_path,
         # A 300 ms batching delay keeps requests waiting inside the service at SIGTERM.
-        ["--workers", str(workers), "--max-queue-delay-ms", "300", "--reload-interval-s", "0"],
+        *("--workers", str(workers), "--max-queue-delay-ms", "300", "--reload-interval-s", "0"),
+        logs=tmp_path,
     )
+    process, url = service.process, service.url
     try:
         outcomes, sigterm_at = asyncio.run(_load_until_refused(url, process))
         exit_code = process.wait(timeout=30)

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.live import start_process
-from tests.service.processes import REPO, free_port, stop_service
+from loadtest.process import REPO, start_service, stop_service
 
 SCRIPT = REPO / "tests" / "v2" / "clients" / "run_clients.py"
 FAMILIES = ("triton-http-json", "triton-http-binary", "triton-grpc", "kserve-rest", "kserve-grpc")
@@ -44,14 +43,14 @@ def clients_python() -> Path:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(HTTP host:port, gRPC host:port) of the bundled models, small limits for the 413 checks."""
-    grpc_port = free_port()
-    flags = ["--grpc-port", str(grpc_port), "--workers", "2", "--no-access-log"]
+    flags = ["--workers", "2", "--no-access-log"]
     flags += ["--max-body-bytes", "200000", "--max-items", "64", "--reload-interval-s", "0"]
-    process, url = start_process(REPO / "models", tmp_path_factory.mktemp("v2-service"), flags)
+    logs = tmp_path_factory.mktemp("v2-service")
+    service = start_service(REPO / "models", *flags, logs=logs, grpc=True)
     try:
-        yield url.removeprefix("http://"), f"127.0.0.1:{grpc_port}"
+        yield service.url.removeprefix("http://"), service.grpc_target
     finally:
-        stop_service(process)
+        stop_service(service.process)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

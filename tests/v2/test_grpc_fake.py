@@ -10,6 +10,8 @@ import grpc
 import numpy as np
 import pytest
 
+from service.config import Settings
+from service.v2.grpc_limits import GrpcLimits
 from service.v2.grpc_server import GrpcServer, InferenceServicer, RpcRecord
 from service.v2.proto import grpc_predict_v2_pb2 as pb
 from service.v2.proto import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -23,7 +25,8 @@ def run(scenario: Scenario[T], api_key: str = "") -> T:
     async def main() -> T:
         records: list[RpcRecord] = []
         servicer = InferenceServicer(FakeBackend(), api_key=api_key, observer=records.append)
-        server = GrpcServer(servicer, "127.0.0.1", 0, reuse_port=False, max_message_bytes=4096)
+        limits = GrpcLimits.from_settings(Settings(max_body_bytes=4096))
+        server = GrpcServer(servicer, "127.0.0.1", 0, reuse_port=False, limits=limits)
         port = await server.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -15,12 +15,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from loadtest.process import free_port
 from service.app import create_app
 from service.config import Settings
 from service.v2.proto import grpc_predict_v2_pb2 as pb
 from service.v2.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 from tests.service.live import serve_in_thread, slow_down
-from tests.service.processes import free_port
 from tests.service.test_metrics import delta, scrape
 
 SERIES = [[50.0, 51.5, 49.25, 52.0, 53.5], [10.0, 11.0, 12.0, 13.0]]

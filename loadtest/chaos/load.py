@@ -1,112 +1,32 @@
-"""A service process for chaos tests, steady load against it, and what the load saw.
+"""Steady load against a service, and what it saw.
 
-The service's output goes to a file (a pipe nobody reads would fill and stall it under load).
-Load is a few threads, each with its own keep-alive connection, posting forecasts in a loop;
-every request is recorded with its status (or the transport error), latency and the worker
-that answered (its pid is the hex prefix of the X-Request-ID the service makes).
+Load is a few threads, each with its own keep-alive connection, posting forecasts in a loop
+(`Load`), or a few gRPC channels calling ModelInfer in a loop (`GrpcLoad`); every request is
+recorded with its status (or the transport error), latency and, over HTTP, the worker that
+answered (its pid is the hex prefix of the X-Request-ID the service makes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
-import contextlib
-import resource
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
+import grpc
 import httpx
+import numpy as np
 
-from tests.service.processes import REPO, env_without_settings, free_port
+from service.v2.proto import grpc_predict_v2_pb2 as pb
+from service.v2.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 
 FORECAST = {"series": [[50.0, 51.0, 52.0, 53.0, 54.0]]}
-# The latency every client should see under an attack, at the load these tests offer on a
-# 2-core machine shared with the load threads (the soak's p99 at 70% of capacity is ~270 ms).
+# The latency every client should see under an attack, at the load these scenarios offer on
+# a 2-core machine shared with the load threads (the soak's p99 at 70% of capacity is ~270 ms).
 CLIENT_P99_BUDGET_S = 0.5
-
-
-@dataclass
-class Service:
-    process: subprocess.Popen[bytes]
-    url: str
-    port: int
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def access_lines(self) -> int:
-        return self.output().count('"logger":"service.access"')
-
-
-@contextlib.contextmanager
-def running_service(
-    models_dir: Path,
-    log: Path,
-    *extra: str,
-    nofile: int | None = None,
-    ready_within_s: float = 60.0,
-) -> Iterator[Service]:
-    port = free_port()
-
-    def limit_descriptors() -> None:
-        if nofile is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-    env = env_without_settings()
-    env["RNN_SERVE_GRPC_PORT"] = "0"  # HTTP only: the limits here are those of the HTTP face
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service",
-                "--port",
-                str(port),
-                "--models-dir",
-                str(models_dir),
-                *extra,
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            preexec_fn=limit_descriptors,
-        )
-    service = Service(process, f"http://127.0.0.1:{port}", port, log)
-    try:
-        wait_ready(service, ready_within_s)
-        yield service
-    finally:
-        stop(process)
-
-
-def wait_ready(service: Service, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise AssertionError(
-                f"service exited {service.process.returncode}:\n{service.output()}"
-            )
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"not ready within {within_s} s:\n{service.output()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+ANSWERED_OK = (200, "OK")  # an HTTP 200, a gRPC OK
 
 
 def worker_pid(request_id: str) -> int:
@@ -114,11 +34,16 @@ def worker_pid(request_id: str) -> int:
     return int(request_id.split("-", 1)[0][:-6], 16)
 
 
+def _answered(status: int | str) -> bool:
+    """An HTTP status, or a gRPC code other than UNAVAILABLE (what a lost connection gives)."""
+    return isinstance(status, int) or (status.isupper() and status != "UNAVAILABLE")
+
+
 @dataclass(frozen=True)
 class Outcome:
     started: float  # monotonic
     seconds: float
-    status: int | str  # HTTP status, or the transport error's class name
+    status: int | str  # HTTP status, gRPC code name, or the transport error's class name
     pid: int | None
     version: str | None
 
@@ -140,14 +65,14 @@ class LoadResult:
 
     @property
     def answered(self) -> int:
-        return sum(1 for o in self.outcomes if isinstance(o.status, int))
+        return sum(1 for o in self.outcomes if _answered(o.status))
 
     @property
     def failed(self) -> int:
-        return sum(1 for o in self.outcomes if o.status != 200)
+        return sum(1 for o in self.outcomes if o.status not in ANSWERED_OK)
 
     def percentile(self, fraction: float) -> float:
-        times = sorted(o.seconds for o in self.outcomes if o.status == 200)
+        times = sorted(o.seconds for o in self.outcomes if o.status in ANSWERED_OK)
         if not times:
             return float("inf")
         return times[min(len(times) - 1, int(fraction * len(times)))]
@@ -228,3 +153,57 @@ def metric_value(text: str, name: str, **labels: str) -> float:
         if all(label in sample for label in wanted):
             total += float(value)
     return total
+
+
+def forecast_infer_request(points: int = 5) -> pb.ModelInferRequest:
+    """A ModelInfer of one series of `points` points for the default forecast version."""
+    request = pb.ModelInferRequest(model_name="forecast")
+    request.inputs.add(name="series", datatype="FP32", shape=[1, points])
+    request.raw_input_contents.append(np.linspace(50.0, 54.0, points).astype("<f4").tobytes())
+    return request
+
+
+def own_channel(target: str) -> grpc.aio.Channel:
+    """A channel on a connection of its own (channels to one target share one by default)."""
+    return grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+class GrpcLoad:
+    """`channels` gRPC clients, each on its own connection, calling ModelInfer back to back
+    until stopped, in a thread with its own event loop."""
+
+    def __init__(self, target: str, channels: int = 2, timeout_s: float = 10.0) -> None:
+        self.target = target
+        self.channels = channels
+        self.timeout_s = timeout_s
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> GrpcLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    async def _run(self) -> None:
+        await asyncio.gather(*(self._client() for _ in range(self.channels)))
+
+    async def _client(self) -> None:
+        request = forecast_infer_request()
+        async with own_channel(self.target) as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    await stub.ModelInfer(request, timeout=self.timeout_s)
+                    status = "OK"
+                except grpc.aio.AioRpcError as exc:
+                    status = exc.code().name
+                    if status == "RESOURCE_EXHAUSTED":
+                        await asyncio.sleep(0.01)  # as a client backing off would
+                self.result.outcomes.append(
+                    Outcome(started, time.monotonic() - started, status, None, None)
+                )

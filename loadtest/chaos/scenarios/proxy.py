@@ -1,0 +1,103 @@
+"""deploy/nginx.conf in front of one live replica and one that no longer answers connects."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from loadtest.chaos.load import Load
+from loadtest.chaos.report import ScenarioReport
+from loadtest.chaos.zoo import zoo
+from loadtest.process import REPO, free_port, running_service
+
+CLIENTS = 4
+UPSTREAM_LINE = "    server api:8000 max_fails=1 fail_timeout=30s;\n"
+
+
+def nginx_available() -> bool:
+    return shutil.which("nginx") is not None
+
+
+def black_hole() -> tuple[socket.socket, socket.socket, int]:
+    """A listening socket whose one-slot queue is full: further connects get no answer,
+    like the address of a replica removed with `docker kill`."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port), timeout=1)
+    return listener, queued, port
+
+
+def proxy_config(tmp: Path, live_port: int, dead_port: int, listen_port: int) -> Path:
+    site = (REPO / "deploy" / "nginx.conf").read_text()
+    if UPSTREAM_LINE not in site:
+        raise AssertionError("the upstream line of deploy/nginx.conf changed: update this")
+    parameters = UPSTREAM_LINE.strip().split(" ", 2)[2]
+    site = site.replace(
+        UPSTREAM_LINE,
+        f"    server 127.0.0.1:{dead_port} {parameters}\n"
+        f"    server 127.0.0.1:{live_port} {parameters}\n",
+    ).replace("listen 80;", f"listen 127.0.0.1:{listen_port};")
+    # The gRPC face is not under test: its upstream gets the dead address, its port a free one.
+    site = site.replace("server api:8001 ", f"server 127.0.0.1:{dead_port} ").replace(
+        "listen 81 http2;", f"listen 127.0.0.1:{free_port()} http2;"
+    )
+    (tmp / "site.conf").write_text(site)
+    main = tmp / "nginx.conf"
+    main.write_text(
+        f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{}}\n"
+        f"http {{\n access_log off;\n client_body_temp_path {tmp}/body;\n"
+        f" proxy_temp_path {tmp}/proxy;\n include {tmp}/site.conf;\n}}\n"
+    )
+    return main
+
+
+def replica_that_stopped_answering(workdir: Path) -> ScenarioReport:
+    report = ScenarioReport("nginx over one live replica and one dead")
+    models = zoo(workdir / "models")
+    listener, queued, dead_port = black_hole()
+    listen_port = free_port()
+    try:
+        with running_service(models, "--workers", "1", logs=workdir / "logs") as service:
+            config = proxy_config(workdir, service.port, dead_port, listen_port)
+            nginx = subprocess.Popen(
+                ["nginx", "-p", str(workdir), "-c", str(config), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                url = f"http://127.0.0.1:{listen_port}"
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    try:
+                        httpx.get(f"{url}/nginx-health", timeout=1)
+                        break
+                    except httpx.TransportError:
+                        time.sleep(0.05)
+                if nginx.poll() is not None:
+                    raise AssertionError("nginx did not start: nginx -t the generated config")
+                with Load(url, threads=CLIENTS) as load:
+                    time.sleep(8)
+            finally:
+                nginx.terminate()
+                nginx.wait(timeout=10)
+    finally:
+        queued.close()
+        listener.close()
+    result = report.record("through nginx, one replica dead", load.result)
+    waited = sorted(o.seconds for o in result.outcomes if o.seconds >= 0.45)
+    report.note(f"requests that waited a connect timeout: {[round(s, 3) for s in waited]}")
+    report.expect("none failed", result.failed == 0, result.by_status)
+    # The requests already sent to the dead replica when the first connect timed out (one per
+    # client at most) wait out the connect timeout (0.5 s) and are retried on the live one;
+    # the dead one is then skipped for 30 s.
+    report.expect(f"at most {CLIENTS} waited a connect timeout", len(waited) <= CLIENTS, waited)
+    slowest = max(o.seconds for o in result.outcomes)
+    report.expect("none waited 1 s or more", slowest < 1.0, f"{slowest:.3f} s")
+    return report
