@@ -24,7 +24,7 @@ MAX_BATCH = 32
 BATCH_TIMEOUT_S = 0.001
 
 
-class ForecastAPI(ls.LitAPI):  # type: ignore[misc]
+class ForecastAPI(ls.LitAPI):
     def setup(self, device: str) -> None:
         self.model = Forecaster()
 
@@ -44,7 +44,7 @@ class ForecastAPI(ls.LitAPI):  # type: ignore[misc]
         return {"forecast": [output.tolist()]}
 
 
-class SentimentAPI(ls.LitAPI):  # type: ignore[misc]
+class SentimentAPI(ls.LitAPI):
     def setup(self, device: str) -> None:
         self.model = Classifier()
 

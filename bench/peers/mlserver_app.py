@@ -28,7 +28,7 @@ MAX_BATCH = 32
 MAX_BATCH_TIME_S = 0.001
 
 
-class ForecastRuntime(MLModel):  # type: ignore[misc]
+class ForecastRuntime(MLModel):
     async def load(self) -> bool:
         self.model = Forecaster()
         return True
@@ -41,7 +41,7 @@ class ForecastRuntime(MLModel):  # type: ignore[misc]
         )
 
 
-class SentimentRuntime(MLModel):  # type: ignore[misc]
+class SentimentRuntime(MLModel):
     async def load(self) -> bool:
         self.model = Classifier()
         return True

@@ -77,7 +77,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: stop.set())
     try:
         serve.start(http_options={"host": args.host, "port": args.port})
-        deployment = ForecastDeployment if args.model == "forecast" else SentimentDeployment
+        deployment: Any = ForecastDeployment if args.model == "forecast" else SentimentDeployment
         serve.run(deployment.bind(), name=args.model, route_prefix=f"/{args.model}")
         stop.wait()
     finally:
