@@ -30,6 +30,18 @@ def median_point(points: list[dict[str, Any]], model: str, body: str) -> dict[st
     }
 
 
+def _share(point: dict[str, Any], key: str) -> str:
+    cpu = point.get("cpu")
+    return "-" if not cpu else f"{cpu[key]:.0%}"
+
+
+def steal_median(results: dict[str, Any]) -> float | None:
+    """Median share of CPU time stolen by the hypervisor over every round of the run."""
+    entries = [results.get("service") or {}, *results.get("peers", {}).values()]
+    shares = [p["cpu"]["steal"] for e in entries for p in e.get("points", []) if p.get("cpu")]
+    return statistics.median(shares) if shares else None
+
+
 def _rate(point: dict[str, float] | None) -> str:
     return "-" if point is None else f"{point['throughput']:,.0f}"
 
@@ -89,6 +101,13 @@ def markdown(results: dict[str, Any]) -> str:
         "the peer's, with the same kind of body (V2 JSON for V2 servers, native JSON otherwise).",
         "",
     ]
+    steal = steal_median(results)
+    if steal is not None:
+        lines += [
+            f"CPU time stolen by the hypervisor during the rounds (/proc/stat): median "
+            f"{steal:.0%}; every round's share is in the last table.",
+            "",
+        ]
     rows = []
     for row in summary(results):
         if row.get("status") == "failed":
@@ -162,9 +181,12 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{p['p50_ms']:.2f}",
                     f"{p['p99_ms']:.2f}",
                     str(p["errors"]),
+                    _share(p, "steal"),
+                    _share(p, "nice"),
                 ]
             )
     header = ["system", "model", "body", "round", "req/s", "p50 ms", "p99 ms", "errors"]
+    header += ["CPU steal", "CPU niced"]
     lines += _table(header, round_rows)
     problems = [f"- {f['system']}: {f['error'][:600]}" for f in results.get("failures", [])]
     left = [

@@ -82,10 +82,37 @@ def token_processes(token: str) -> list[tuple[int, str]]:
     return found
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (user nice system idle iowait irq softirq steal)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        return [int(v) for v in stat.readline().split()[1:9]]
+
+
+def cpu_shares(before: Sequence[int], after: Sequence[int]) -> dict[str, float]:
+    """Shares of all CPU time between two readings: niced work (others' nice-19 jobs),
+    idle, and steal (the hypervisor running other guests on these cores)."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return {
+        "nice": round(delta[1] / total, 3),
+        "idle": round((delta[3] + delta[4]) / total, 3),
+        "steal": round(delta[7] / total, 3),
+    }
+
+
 def _signal_all(pids: Sequence[int], signum: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
+
+
+def _in_group(token: str, pgid: int) -> bool:
+    """Whether a process carrying the token is still in the process group `pgid`."""
+    for pid, _ in token_processes(token):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(pid) == pgid:
+                return True
+    return False
 
 
 def stop_peer(process: subprocess.Popen[bytes], token: str, grace_s: float) -> list[str]:
@@ -100,7 +127,7 @@ def stop_peer(process: subprocess.Popen[bytes], token: str, grace_s: float) -> l
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signum)
         deadline = time.monotonic() + wait_s
-        while token_processes(token) and time.monotonic() < deadline:
+        while _in_group(token, process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(5)
@@ -203,13 +230,15 @@ class PeerRun:
         time.sleep(min(warm.max_ms / 1000 + 0.2 if warm.requests else 5.0, 30.0))
         points = []
         for round_ in range(o.rounds):
+            before = cpu_times()
             result = loadgen.run_wrk(self.wrk, url, body, o.clients, o.duration_s, o.wrk_threads)
+            shares = cpu_shares(before, cpu_times())
             log(
                 f"  {body.model:9s} {body.description:11s} round {round_ + 1}: "
                 f"{result.throughput:9,.1f} req/s  p99 {result.p99_ms:7.2f} ms  "
-                f"errors {result.errors}"
+                f"errors {result.errors}  steal {shares['steal']:.0%}"
             )
-            points.append({"round": round_, **result.to_dict()})
+            points.append({"round": round_, **result.to_dict(), "cpu": shares})
         return points
 
     def service(self) -> None:
