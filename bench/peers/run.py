@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import time
@@ -202,6 +203,12 @@ def peer_server(
         started.left_behind = stop_peer(process, token, peer.stop_grace_s)
 
 
+def versions_in_log(peer: Peer, log_file: Path) -> dict[str, str]:
+    text = log_file.read_text(encoding="utf-8", errors="replace")
+    found = {name: re.search(pattern, text) for name, pattern in peer.log_versions.items()}
+    return {name: match.group(1) for name, match in found.items() if match}
+
+
 class PeerRun:
     def __init__(self, options: PeerOptions, command: str) -> None:
         self.options = options
@@ -305,6 +312,7 @@ class PeerRun:
                 log_file = self.logs / f"peer-{peer.name}-{model}.log"
                 with peer_server(peer, python, model, env, log_file) as server:
                     entry.setdefault("startup_s", {})[model] = round(time.monotonic() - t0, 1)
+                    entry["versions"].update(versions_in_log(peer, log_file))
                     entry["answer_check"][model] = check.check_answers(
                         server.url,
                         peer.body,

@@ -39,7 +39,8 @@ class Peer:
     startup_timeout_s: float = 240.0
     needs_libpython: bool = False  # Triton's Python backend stub loads libpython
     v2_text_shape: tuple[int, ...] = (1,)  # shape of the BYTES `texts` tensor of one text
-    extra: dict[str, str] = field(default_factory=dict)
+    # versions read from the server's log: name -> regex whose group 1 is the version
+    log_versions: dict[str, str] = field(default_factory=dict)
 
     def command(self, python: Path, model: str) -> list[str]:
         if self.bentoml_service:
@@ -67,6 +68,7 @@ PEERS: dict[str, Peer] = {
             "(onnxruntime, 1 intra-op thread per session)",
             needs_libpython=True,
             v2_text_shape=(1, 1),  # PyTriton tensors have a non-batch dimension: [batch, 1]
+            log_versions={"tritonserver": r"server_version\s*\|\s*([0-9][0-9.]*)"},
         ),
         Peer(
             name="mlserver",
