@@ -68,7 +68,12 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"system": f"this service ({BODY_NAMES[body]})", "body": body, **medians})
     for name, peer in results.get("peers", {}).items():
         medians = {m: median_point(peer.get("points", []), m, peer["body"]) for m in models}
-        ratio = {m: _ratio(ours[(m, peer["body"])], medians[m]) for m in models}
+        paired = peer.get("service_points") or []
+        beside = {
+            m: median_point(paired, m, peer["body"]) if paired else ours[(m, peer["body"])]
+            for m in models
+        }
+        ratio = {m: _ratio(beside[m], medians[m]) for m in models}
         rows.append(
             {
                 "system": peer["label"],
@@ -77,6 +82,7 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "status": peer.get("status"),
                 "error": peer.get("error"),
                 **medians,
+                "beside": beside,
                 "ratio": ratio,
             }
         )
@@ -97,8 +103,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"Load: {cfg['clients']} closed-loop wrk clients, {cfg['rounds']} rounds of "
         f"{cfg['duration_s']} s per model after a discarded warm-up; every server alone on "
         "the machine, one model per peer server, holding the benchmark lock "
-        f"({cfg['lock'] or 'none'}). Medians of the rounds. Ratio: this service's req/s over "
-        "the peer's, with the same kind of body (V2 JSON for V2 servers, native JSON otherwise).",
+        f"({cfg['lock'] or 'none'}). Medians of the rounds. The service's own rows come "
+        "first; for each peer and model, the service is measured again with the peer's kind "
+        "of body (V2 JSON for V2 servers, native JSON otherwise) just before the peer starts, "
+        "in the same locked stretch, and the ratio is that service's req/s over the peer's.",
         "",
     ]
     steal = steal_median(results)
@@ -111,9 +119,10 @@ def markdown(results: dict[str, Any]) -> str:
     rows = []
     for row in summary(results):
         if row.get("status") == "failed":
-            rows.append([row["system"], "did not run", "-", "-", "-", "-"])
+            rows.append([row["system"], "did not run", "-", "-", "-", "-", "-"])
             continue
         ratio = row.get("ratio")
+        beside = row.get("beside")
         rows.append(
             [
                 row["system"],
@@ -121,11 +130,15 @@ def markdown(results: dict[str, Any]) -> str:
                 _rate(row["forecast"]),
                 _rate(row["sentiment"]),
                 _p99(row["forecast"], row["sentiment"]),
+                "-"
+                if beside is None
+                else f"{_rate(beside['forecast'])} / {_rate(beside['sentiment'])}",
                 "-" if ratio is None else f"{ratio['forecast']} / {ratio['sentiment']}",
             ]
         )
     header = ["system", "body", "forecast req/s", "sentiment req/s"]
-    header += ["p99 ms (forecast / sentiment)", "this service / peer (forecast / sentiment)"]
+    header += ["p99 ms (forecast / sentiment)", "this service just before (req/s)"]
+    header += ["this service / peer (forecast / sentiment)"]
     lines += _table(header, rows)
     lines += ["", "### Systems", ""]
     service = results.get("service") or {}
@@ -168,9 +181,12 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     round_rows = []
-    for name, entry in [("this service", service), *results.get("peers", {}).items()]:
-        label = entry.get("label", name) if name != "this service" else name
-        for p in entry.get("points", []):
+    entries = [("this service", service.get("points", []))]
+    for peer in results.get("peers", {}).values():
+        entries.append((f"this service, before {peer['label']}", peer.get("service_points", [])))
+        entries.append((peer["label"], peer.get("points", [])))
+    for label, points in entries:
+        for p in points:
             round_rows.append(
                 [
                     label,

@@ -29,7 +29,7 @@ from bench.peers import check, venvs
 from bench.peers.report import update_benchmarks_md, write_report
 from bench.peers.systems import PEERS, BodyKind, Peer, answer, payload
 from bench.run import log, write_json
-from bench.servers import REPO, free_port, running, service_spec
+from bench.servers import REPO, ServerSpec, free_port, running, service_spec
 
 TOKEN_ENV = "BENCH_PEER_TOKEN"  # every process of one peer server inherits it
 SERVICE_BODIES: tuple[BodyKind, ...] = ("native-json", "v2-json")
@@ -248,13 +248,17 @@ class PeerRun:
             points.append({"round": round_, **result.to_dict(), "cpu": shares})
         return points
 
-    def service(self) -> None:
+    def _service_spec(self) -> ServerSpec:
         o = self.options
         env = {
             MODELS_DIR_ENV: str(o.models_dir),
             "RNN_SERVE_ORT_INTRA_OP_THREADS": "1",
             "RNN_SERVE_GRPC_PORT": "0",
         }
+        return service_spec(o.models_dir, 2, env)
+
+    def service(self) -> None:
+        o = self.options
         entry: dict[str, Any] = {
             "label": "this service",
             "config": "2 uvicorn workers, its own batcher (max batch 32, no queue delay), "
@@ -264,7 +268,7 @@ class PeerRun:
             "answer_check": {},
         }
         self.results["service"] = entry
-        spec = service_spec(o.models_dir, 2, env)
+        spec = self._service_spec()
         first = payload("native-json", o.models[0])
         with bench_lock(o.lock) as waited:
             log(f"--- service (waited {waited:.0f} s for the lock)")
@@ -289,6 +293,7 @@ class PeerRun:
             "layout": peer.layout,
             "requirements": list(peer.requirements),
             "points": [],
+            "service_points": [],  # the service, same body, in the same locked stretch
             "answer_check": {},
             "left_behind": [],
             "status": "started",
@@ -308,6 +313,13 @@ class PeerRun:
         for model in o.models:
             with bench_lock(o.lock) as waited:
                 log(f"--- {peer.name} {model} (waited {waited:.0f} s for the lock)")
+                # The service first, with the peer's kind of body, then the peer: both
+                # measured within the same couple of minutes, under the same lock.
+                with running(self._service_spec(), payload(peer.body, model), self.logs) as svc:
+                    points = self._rounds(svc.url, payload(peer.body, model), o.warmup_s)
+                    entry["service_points"] += [
+                        {"model": model, "body": peer.body, **p} for p in points
+                    ]
                 t0 = time.monotonic()
                 log_file = self.logs / f"peer-{peer.name}-{model}.log"
                 with peer_server(peer, python, model, env, log_file) as server:

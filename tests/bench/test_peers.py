@@ -180,7 +180,7 @@ def _point(model: str, body_kind: str, rate: float) -> dict[str, Any]:
 
 
 def test_report_ratios_compare_bodies_of_the_same_kind(tmp_path: Path) -> None:
-    results = {
+    results: dict[str, Any] = {
         "command": "python -m bench --peers",
         "machine": {
             "date_utc": "d",
@@ -206,6 +206,7 @@ def test_report_ratios_compare_bodies_of_the_same_kind(tmp_path: Path) -> None:
                 "config": "",
                 "layout": "",
                 "points": [_point("forecast", "v2-json", 300.0)],
+                "service_points": [_point("forecast", "v2-json", 750.0)],
                 "answer_check": {},
             },
             "b": {
@@ -222,7 +223,10 @@ def test_report_ratios_compare_bodies_of_the_same_kind(tmp_path: Path) -> None:
         "failures": [{"system": "b", "error": "boom"}],
     }
     rows = {row["system"]: row for row in report.summary(results)}
-    assert rows["A"]["ratio"] == {"forecast": "2.00x", "sentiment": "-"}
+    assert rows["A"]["ratio"] == {"forecast": "2.50x", "sentiment": "-"}  # paired rounds
+    del results["peers"]["a"]["service_points"]
+    rows = {row["system"]: row for row in report.summary(results)}
+    assert rows["A"]["ratio"]["forecast"] == "2.00x"  # else the service's own V2 rounds
     text = report.markdown(results)
     assert "| B | did not run |" in text and "- b: boom" in text
     assert report.steal_median(results) == 0.5
