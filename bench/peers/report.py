@@ -32,13 +32,14 @@ def median_point(points: list[dict[str, Any]], model: str, body: str) -> dict[st
 
 def _share(point: dict[str, Any], key: str) -> str:
     cpu = point.get("cpu")
-    return "-" if not cpu else f"{cpu[key]:.0%}"
+    return "-" if not cpu or key not in cpu else f"{cpu[key]:.0%}"
 
 
-def steal_median(results: dict[str, Any]) -> float | None:
-    """Median share of CPU time stolen by the hypervisor over every round of the run."""
+def cpu_median(results: dict[str, Any], key: str) -> float | None:
+    """Median share of all CPU time (`steal`, `others`, ...) over every round of the run."""
     entries = [results.get("service") or {}, *results.get("peers", {}).values()]
-    shares = [p["cpu"]["steal"] for e in entries for p in e.get("points", []) if p.get("cpu")]
+    points = [p for e in entries for k in ("points", "service_points") for p in e.get(k, [])]
+    shares = [p["cpu"][key] for p in points if key in p.get("cpu", {})]
     return statistics.median(shares) if shares else None
 
 
@@ -109,11 +110,14 @@ def markdown(results: dict[str, Any]) -> str:
         "in the same locked stretch, and the ratio is that service's req/s over the peer's.",
         "",
     ]
-    steal = steal_median(results)
+    steal, others = cpu_median(results, "steal"), cpu_median(results, "others")
     if steal is not None:
         lines += [
-            f"CPU time stolen by the hypervisor during the rounds (/proc/stat): median "
-            f"{steal:.0%}; every round's share is in the last table.",
+            f"Shares of the machine's CPU time during the rounds (/proc/stat, /proc/<pid>/stat): "
+            f"stolen by the hypervisor, median {steal:.0%}; used by processes that were "
+            f"neither the measured server nor wrk (other people's work, niced or not), "
+            f"median {others if others is not None else 0:.0%}. Every round's shares are in "
+            "the last table.",
             "",
         ]
     rows = []
@@ -197,12 +201,15 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{p['p50_ms']:.2f}",
                     f"{p['p99_ms']:.2f}",
                     str(p["errors"]),
-                    _share(p, "steal"),
+                    _share(p, "server"),
+                    _share(p, "wrk"),
+                    _share(p, "others"),
                     _share(p, "nice"),
+                    _share(p, "steal"),
                 ]
             )
     header = ["system", "model", "body", "round", "req/s", "p50 ms", "p99 ms", "errors"]
-    header += ["CPU steal", "CPU niced"]
+    header += ["CPU: server", "wrk", "others", "(niced)", "steal"]
     lines += _table(header, round_rows)
     problems = [f"- {f['system']}: {f['error'][:600]}" for f in results.get("failures", [])]
     left = [

@@ -10,11 +10,12 @@ import contextlib
 import fcntl
 import os
 import re
+import resource
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -101,10 +102,60 @@ def cpu_shares(before: Sequence[int], after: Sequence[int]) -> dict[str, float]:
     }
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/stat and /proc/<pid>/stat
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of one process group (the service: its uvicorn master and workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[2]) == pgid:
+                    found.append(int(entry.name))
+    return found
+
+
+def process_ticks(pids: Sequence[int]) -> dict[int, int]:
+    """User + system CPU ticks of each process still alive."""
+    ticks = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks[pid] = int(stat[11]) + int(stat[12])
+    return ticks
+
+
+def children_ticks() -> float:
+    """CPU ticks of this process's finished children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * CLOCK_TICKS
+
+
+def own_shares(
+    before: Sequence[int], after: Sequence[int], server_ticks: float, wrk_ticks: float
+) -> dict[str, float]:
+    """Shares of all CPU time used by the measured server, by wrk, and by everything else
+    that was busy (other people's processes, niced or not)."""
+    total = sum(b - a for a, b in zip(before, after, strict=True)) or 1
+    shares = cpu_shares(before, after)
+    others = 1.0 - shares["idle"] - shares["steal"] - (server_ticks + wrk_ticks) / total
+    return {
+        "server": round(server_ticks / total, 3),
+        "wrk": round(wrk_ticks / total, 3),
+        "others": round(max(others, 0.0), 3),
+    }
+
+
 def _signal_all(pids: Sequence[int], signum: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
+
+
+def token_pids(token: str) -> list[int]:
+    return [pid for pid, _ in token_processes(token)]
 
 
 def _in_group(token: str, pgid: int) -> bool:
@@ -166,6 +217,7 @@ def wait_ready(
 @dataclass
 class StartedPeer:
     url: str
+    token: str
     left_behind: list[str]
 
 
@@ -187,7 +239,7 @@ def peer_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    started = StartedPeer(f"http://127.0.0.1:{port}", [])
+    started = StartedPeer(f"http://127.0.0.1:{port}", token, [])
     try:
         wait_ready(
             started.url,
@@ -231,19 +283,28 @@ class PeerRun:
             "failures": [],
         }
 
-    def _rounds(self, url: str, body: Payload, warmup_s: float) -> list[dict[str, Any]]:
+    def _rounds(
+        self, url: str, body: Payload, warmup_s: float, pids: Callable[[], list[int]]
+    ) -> list[dict[str, Any]]:
         o = self.options
         warm = loadgen.run_wrk(self.wrk, url, body, o.clients, warmup_s, o.wrk_threads)
         time.sleep(min(warm.max_ms / 1000 + 0.2 if warm.requests else 5.0, 30.0))
         points = []
         for round_ in range(o.rounds):
+            server = process_ticks(pids())
+            wrk = children_ticks()
             before = cpu_times()
             result = loadgen.run_wrk(self.wrk, url, body, o.clients, o.duration_s, o.wrk_threads)
-            shares = cpu_shares(before, cpu_times())
+            after = cpu_times()
+            wrk = children_ticks() - wrk
+            server_after = process_ticks(list(server))
+            used = sum(server_after[p] - server[p] for p in server_after)
+            shares = {**cpu_shares(before, after), **own_shares(before, after, used, wrk)}
             log(
                 f"  {body.model:9s} {body.description:11s} round {round_ + 1}: "
                 f"{result.throughput:9,.1f} req/s  p99 {result.p99_ms:7.2f} ms  "
-                f"errors {result.errors}  steal {shares['steal']:.0%}"
+                f"errors {result.errors}  CPU: server {shares['server']:.0%}, wrk "
+                f"{shares['wrk']:.0%}, others {shares['others']:.0%}, steal {shares['steal']:.0%}"
             )
             points.append({"round": round_, **result.to_dict(), "cpu": shares})
         return points
@@ -281,7 +342,8 @@ class PeerRun:
                     # rounds alternate the two bodies, so a change of load hits both alike
                     bodies = {kind: payload(kind, model) for kind in SERVICE_BODIES}
                     for kind, body in bodies.items():
-                        points = self._rounds(server.url, body, o.warmup_s)
+                        pids = partial(group_pids, server.process.pid)
+                        points = self._rounds(server.url, body, o.warmup_s, pids)
                         entry["points"] += [{"model": model, "body": kind, **p} for p in points]
 
     def peer(self, peer: Peer) -> None:
@@ -316,7 +378,12 @@ class PeerRun:
                 # The service first, with the peer's kind of body, then the peer: both
                 # measured within the same couple of minutes, under the same lock.
                 with running(self._service_spec(), payload(peer.body, model), self.logs) as svc:
-                    points = self._rounds(svc.url, payload(peer.body, model), o.warmup_s)
+                    points = self._rounds(
+                        svc.url,
+                        payload(peer.body, model),
+                        o.warmup_s,
+                        partial(group_pids, svc.process.pid),
+                    )
                     entry["service_points"] += [
                         {"model": model, "body": peer.body, **p} for p in points
                     ]
@@ -334,7 +401,9 @@ class PeerRun:
                         peer.v2_text_shape,
                     )
                     body = payload(peer.body, model, peer.v2_text_shape)
-                    points = self._rounds(server.url, body, max(o.warmup_s, peer.warmup_s))
+                    tokened = partial(token_pids, server.token)
+                    warmup_s = max(o.warmup_s, peer.warmup_s)
+                    points = self._rounds(server.url, body, warmup_s, tokened)
                     entry["points"] += [{"model": model, "body": peer.body, **p} for p in points]
                 entry["left_behind"] += server.left_behind
                 if server.left_behind:
@@ -363,8 +432,14 @@ class PeerRun:
         return self.results
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the context managers: the servers are stopped
+
+
 def main(options: PeerOptions, command: str) -> int:
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with `&`
     results = PeerRun(options, command).all()
     write_json(results, options.out_dir / "peers.json")
     text = write_report(results, options.out_dir / "peers.md")

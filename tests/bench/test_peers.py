@@ -19,7 +19,15 @@ import pytest
 
 from bench import cli
 from bench.peers import check, report, venvs
-from bench.peers.run import TOKEN_ENV, cpu_shares, stop_peer, token_processes
+from bench.peers.run import (
+    TOKEN_ENV,
+    cpu_shares,
+    group_pids,
+    own_shares,
+    process_ticks,
+    stop_peer,
+    token_processes,
+)
 from bench.peers.systems import PEERS, TOLERANCE, answer, body, payload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,8 +170,16 @@ def test_stop_kills_what_escaped_the_process_group() -> None:
 
 
 def test_cpu_shares() -> None:
-    shares = cpu_shares([0] * 8, [10, 20, 10, 30, 0, 0, 0, 30])
-    assert shares == {"nice": 0.2, "idle": 0.3, "steal": 0.3}
+    before, after = [0] * 8, [10, 20, 10, 30, 0, 0, 0, 30]
+    assert cpu_shares(before, after) == {"nice": 0.2, "idle": 0.3, "steal": 0.3}
+    # 40 busy ticks: 25 the server's, 5 wrk's, so 10 someone else's
+    assert own_shares(before, after, 25, 5) == {"server": 0.25, "wrk": 0.05, "others": 0.1}
+
+
+def test_cpu_ticks_of_this_process_group() -> None:
+    pids = group_pids(os.getpgid(0))
+    assert os.getpid() in pids
+    assert process_ticks([os.getpid()])[os.getpid()] > 0
 
 
 def _point(model: str, body_kind: str, rate: float) -> dict[str, Any]:
@@ -229,7 +245,7 @@ def test_report_ratios_compare_bodies_of_the_same_kind(tmp_path: Path) -> None:
     assert rows["A"]["ratio"]["forecast"] == "2.00x"  # else the service's own V2 rounds
     text = report.markdown(results)
     assert "| B | did not run |" in text and "- b: boom" in text
-    assert report.steal_median(results) == 0.5
+    assert report.cpu_median(results, "steal") == 0.5
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n", encoding="utf-8")
     report.update_benchmarks_md(md, "first\n")
