@@ -43,6 +43,42 @@ def cpu_median(results: dict[str, Any], key: str) -> float | None:
     return statistics.median(shares) if shares else None
 
 
+def per_cpu_second(point: dict[str, Any], cores: int) -> float | None:
+    """Requests per CPU-second the measured server used (all its processes) in one round."""
+    share = (point.get("cpu") or {}).get("server")
+    return point["throughput"] / (share * cores) if share else None
+
+
+def median_efficiency(
+    points: list[dict[str, Any]], model: str, body: str, cores: int
+) -> float | None:
+    values = [
+        v
+        for p in points
+        if p["model"] == model and p["body"] == body
+        if (v := per_cpu_second(p, cores)) is not None
+    ]
+    return statistics.median(values) if values else None
+
+
+def _efficiency_table(results: dict[str, Any]) -> list[str]:
+    cores = int(results["machine"].get("nproc") or 1)
+    rows = []
+    for peer in results.get("peers", {}).values():
+        if peer.get("status") == "failed":
+            continue
+        cells = [peer["label"]]
+        ratios = []
+        for model in ("forecast", "sentiment"):
+            theirs = median_efficiency(peer.get("points", []), model, peer["body"], cores)
+            ours = median_efficiency(peer.get("service_points", []), model, peer["body"], cores)
+            cells.append(" / ".join("-" if v is None else f"{v:,.0f}" for v in (ours, theirs)))
+            ratios.append("-" if not ours or not theirs else f"{ours / theirs:.2f}x")
+        rows.append([*cells, " / ".join(ratios)])
+    header = ["peer", "forecast: service / peer", "sentiment: service / peer"]
+    return _table([*header, "ratio (forecast / sentiment)"], rows)
+
+
 def _rate(point: dict[str, float] | None) -> str:
     return "-" if point is None else f"{point['throughput']:,.0f}"
 
@@ -144,7 +180,20 @@ def markdown(results: dict[str, Any]) -> str:
     header += ["p99 ms (forecast / sentiment)", "this service just before (req/s)"]
     header += ["this service / peer (forecast / sentiment)"]
     lines += _table(header, rows)
-    lines += ["", "### Systems", ""]
+    lines += [
+        "",
+        "### Requests per CPU-second of the server",
+        "",
+        "Throughput over the CPU time all of the measured server's processes used in the "
+        "round (for a peer: every process of it, Triton's or Ray's own included): what one "
+        "answer costs, less dependent on how much of the machine others took. Service: its "
+        "rounds just before that peer. Medians of the rounds.",
+        "",
+        *_efficiency_table(results),
+        "",
+        "### Systems",
+        "",
+    ]
     service = results.get("service") or {}
     sv = service.get("versions", {})
     system_rows = [

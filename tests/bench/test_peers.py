@@ -191,7 +191,7 @@ def _point(model: str, body_kind: str, rate: float) -> dict[str, Any]:
         "p50_ms": 1.0,
         "p99_ms": 9.0,
         "errors": 0,
-        "cpu": {"steal": 0.5, "nice": 0.1, "idle": 0.0},
+        "cpu": {"steal": 0.5, "nice": 0.1, "idle": 0.0, "server": 0.5},
     }
 
 
@@ -240,6 +240,9 @@ def test_report_ratios_compare_bodies_of_the_same_kind(tmp_path: Path) -> None:
     }
     rows = {row["system"]: row for row in report.summary(results)}
     assert rows["A"]["ratio"] == {"forecast": "2.50x", "sentiment": "-"}  # paired rounds
+    # 300 req/s with half of 2 cores: 300 requests per CPU-second; the service 750
+    assert report.per_cpu_second(_point("forecast", "v2-json", 300.0), 2) == 300.0
+    assert "| A | 750 / 300 | - / - | 2.50x / - |" in report.markdown(results)
     del results["peers"]["a"]["service_points"]
     rows = {row["system"]: row for row in report.summary(results)}
     assert rows["A"]["ratio"]["forecast"] == "2.00x"  # else the service's own V2 rounds
