@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(PEERS),
         help=f"with --peers: subset of {','.join(PEERS)}",
     )
+    p.add_argument(
+        "--peers-report",
+        action="store_true",
+        help="rewrite peers.md and the BENCHMARKS.md section from the peers.json in --out "
+        "(no measurement)",
+    )
     p.add_argument("--peer-rounds", type=int, default=3, help="with --peers: rounds per model")
     p.add_argument("--peer-clients", type=int, default=32, help="with --peers: wrk clients")
     p.add_argument(
@@ -193,6 +199,8 @@ def peer_options(args: argparse.Namespace) -> PeerOptions:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
+    if args.peers_report:
+        return peers_run.report_only(args.out, args.benchmarks_md)
     if args.peers:
         command = shlex.join(["python", "-m", "bench", *argv])
         try:

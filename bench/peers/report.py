@@ -135,9 +135,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
         f"kernel {m['kernel']}, Python {m['python']}, {m.get('wrk') or 'wrk'}; load average "
         f"{m['load_average_at_start']} at the start, {m.get('load_average_at_end', '-')} at "
-        "the end (others' nice-19 trainings share the cores).",
+        "the end (other people's work shares the cores).",
         "",
-        f"Load: {cfg['clients']} closed-loop wrk clients, {cfg['rounds']} rounds of "
+        f"Load: {cfg['clients']} closed-loop wrk clients, {cfg['rounds']} round(s) of "
         f"{cfg['duration_s']} s per model after a discarded warm-up; every server alone on "
         "the machine, one model per peer server, holding the benchmark lock "
         f"({cfg['lock'] or 'none'}). Medians of the rounds. The service's own rows come "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import resource
@@ -448,6 +449,16 @@ def main(options: PeerOptions, command: str) -> int:
     print(text)
     log(f"wrote {options.out_dir}/peers.json and peers.md")
     return 1 if results["failures"] else 0
+
+
+def report_only(out_dir: Path, benchmarks_md: Path | None) -> int:
+    """peers.md and the BENCHMARKS.md section again, from the run's peers.json."""
+    results = json.loads((out_dir / "peers.json").read_text(encoding="utf-8"))
+    text = write_report(results, out_dir / "peers.md")
+    if benchmarks_md is not None:
+        update_benchmarks_md(benchmarks_md, text)
+    print(text)
+    return 0
 
 
 def leftover_peer_processes(cache: Path | None = None) -> list[str]:
