@@ -119,7 +119,7 @@ PEERS: dict[str, Peer] = {
             "(1 CPU each), max_ongoing_requests 32",
             layout="local Ray (GCS, raylet, agents), Serve controller, HTTP proxy actor, "
             "2 replica actors; the actors leave the process group: stopped by "
-            "serve.shutdown() + ray.shutdown() on SIGTERM; about 15 s to start",
+            "serve.shutdown() + ray.shutdown() on SIGTERM",
             stop_grace_s=40.0,
         ),
     )
