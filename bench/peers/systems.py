@@ -65,7 +65,7 @@ PEERS: dict[str, Peer] = {
             config="dynamic batcher, max batch 32, max_queue_delay 0 us; 2 model instances",
             layout="tritonserver (C++, HTTP) + one Python backend stub per instance, "
             "talking to the PyTriton process whose threads run the inference callables "
-            "(onnxruntime, 1 intra-op thread per session)",
+            "(onnxruntime, 1 intra-op thread each)",
             needs_libpython=True,
             v2_text_shape=(1, 1),  # PyTriton tensors have a non-batch dimension: [batch, 1]
             log_versions={"tritonserver": r"server_version\s*\|\s*([0-9][0-9.]*)"},

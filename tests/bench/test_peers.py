@@ -146,7 +146,7 @@ def test_a_venv_is_reused_only_with_the_same_requirements(tmp_path: Path) -> Non
 
 
 def test_stop_kills_what_escaped_the_process_group() -> None:
-    """A leader that starts a child in a session of its own (as Ray's actors do): the child
+    """A leader whose child calls setsid and so leaves the group (as Ray's actors do): the child
     carries the token, is reported and killed."""
     token = f"test-{os.getpid()}-{time.monotonic_ns()}"
     script = (
