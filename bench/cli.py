@@ -13,6 +13,9 @@ from typing import Any
 from bench import charts, report, targets
 from bench.config import APPS, MODELS, BenchConfig, quick
 from bench.loadgen import LoadGeneratorError
+from bench.peers import run as peers_run
+from bench.peers.run import PeerOptions
+from bench.peers.systems import PEERS
 from bench.run import Run, log, write_json
 
 
@@ -81,6 +84,40 @@ def _parser() -> argparse.ArgumentParser:
         help="alternate native and V2 points N times (a busy machine: take the median)",
     )
     p.add_argument(
+        "--peers",
+        action="store_true",
+        help="instead: the service against other serving systems (PyTriton, MLServer, "
+        "LitServe, BentoML, Ray Serve), each from its own virtualenv (built on first use); "
+        "writes peers.json, peers.md and the peers section of BENCHMARKS.md",
+    )
+    p.add_argument(
+        "--peer-systems",
+        default=",".join(PEERS),
+        help=f"with --peers: subset of {','.join(PEERS)}",
+    )
+    p.add_argument(
+        "--peers-report",
+        action="store_true",
+        help="rewrite peers.md and the BENCHMARKS.md section from the peers.json in --out "
+        "(no measurement)",
+    )
+    p.add_argument("--peer-rounds", type=int, default=3, help="with --peers: rounds per model")
+    p.add_argument("--peer-clients", type=int, default=32, help="with --peers: wrk clients")
+    p.add_argument(
+        "--peer-lock",
+        type=_optional_path,
+        default=Path("/tmp/bench.lock"),
+        help="with --peers: flock held by each server's start, check and load ('' for none, "
+        "e.g. under an outer flock of the same file)",
+    )
+    p.add_argument(
+        "--peer-cache",
+        type=_optional_path,
+        default=None,
+        help="with --peers: directory of the peers' virtualenvs "
+        "(default $BENCH_PEERS_CACHE or ~/.cache/rnn-serving/peers)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 1 s points, 1 and 8 clients, 1 worker, no BENCHMARKS.md",
@@ -135,9 +172,43 @@ def write_outputs(results: dict[str, Any], config: BenchConfig) -> list[targets.
     return found
 
 
+def peer_options(args: argparse.Namespace) -> PeerOptions:
+    systems = tuple(s for s in args.peer_systems.split(",") if s)
+    models = tuple(m for m in args.models.split(",") if m)
+    unknown = set(systems) - set(PEERS) | set(models) - set(MODELS)
+    if unknown:
+        raise SystemExit(f"unknown peer system or model: {', '.join(sorted(unknown))}")
+    benchmarks_md = args.benchmarks_md
+    out = args.out
+    return PeerOptions(
+        systems=systems,
+        models=models,
+        models_dir=args.models_dir.resolve(),
+        out_dir=out,
+        benchmarks_md=benchmarks_md,
+        clients=args.peer_clients,
+        rounds=args.peer_rounds,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        lock=args.peer_lock,
+        cache=args.peer_cache,
+        wrk_threads=args.wrk_threads,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    config = config_from(_parser().parse_args(argv))
+    args = _parser().parse_args(argv)
+    if args.peers_report:
+        return peers_run.report_only(args.out, args.benchmarks_md)
+    if args.peers:
+        command = shlex.join(["python", "-m", "bench", *argv])
+        try:
+            return peers_run.main(peer_options(args), command)
+        except LoadGeneratorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    config = config_from(args)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     try:
         run = Run(config, shlex.join(["python", "-m", "bench", *argv]))
