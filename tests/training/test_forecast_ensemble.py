@@ -39,4 +39,6 @@ def test_a_single_member_is_unchanged() -> None:
     (member,) = _members(1, 1)
     merged = merge([member], units=4, stride=1)
     x = np.random.default_rng(3).normal(size=(2, 9, 2)).astype("float32")
-    np.testing.assert_allclose(merged.predict(x, verbose=0), member.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        merged.predict(x, verbose=0), member.predict(x, verbose=0), atol=1e-6
+    )

@@ -84,6 +84,7 @@ def plan(options: RealOptions) -> Plan:
     candidates = [
         Candidate(window, units, first),
         Candidate(window, units, first, drift=True),
+        Candidate(window, units, first, base="seasonal_naive"),
     ]
     if options.transform == "auto" and np.all(values[:train_end] > 0):
         candidates.append(Candidate(window, units, "none" if first == "log" else "log"))
