@@ -42,3 +42,48 @@ def test_a_single_member_is_unchanged() -> None:
     np.testing.assert_allclose(
         merged.predict(x, verbose=0), member.predict(x, verbose=0), atol=1e-6
     )
+
+
+def test_pooled_intervals_widen_for_few_windows() -> None:
+    from training.forecast import conformal
+
+    rng = np.random.default_rng(0)
+    residuals = rng.normal(size=(12, 4, 1)) * np.array([1.0, 2.0, 3.0, 4.0])[None, :, None]
+    grid = np.asarray(conformal.pooled_residual_grid(residuals))  # [h, t, levels]
+    low, high = conformal.LEVELS.index(0.1), conformal.LEVELS.index(0.9)
+    widths = grid[:, 0, high] - grid[:, 0, low]
+    assert np.all(np.diff(widths) > 0)  # wider with the horizon step
+    assert np.all(np.diff(grid, axis=2) >= 0)  # monotone in the level
+    plain = np.asarray(conformal.residual_grid(residuals))
+    assert np.mean(widths) > np.mean(plain[:, 0, high] - plain[:, 0, low]) * 0.9
+    levels = conformal.conformal_levels(np.array([0.1, 0.5, 0.9]), 9)
+    np.testing.assert_allclose(levels, [0.0, 0.5, 1.0])
+
+
+def test_best_shrink_prefers_the_base_when_the_correction_hurts() -> None:
+    from contract.card import ForecastSpec, Scaler, WindowNormalisation
+    from contract.forecast_transform import ForecastTransform
+    from training.forecast import samples
+    from training.forecast.selection import best_shrink
+
+    spec = ForecastSpec(
+        n_features=1,
+        feature_names=["value"],
+        target_names=["value"],
+        horizon=3,
+        min_length=8,
+        input_scaler=Scaler(mean=[0.0], scale=[1.0]),
+        target_scaler=Scaler(mean=[0.0], scale=[1.0]),
+        window=8,
+        seasons=[4],
+        normalisation=WindowNormalisation(
+            transform="none", level_points=4, base_season=4, base="seasonal_naive", drift=False
+        ),
+    )
+    transform = ForecastTransform(spec)
+    series = np.tile([1.0, 2.0, 3.0, 4.0], 8)[:, None]  # seasonal naive is exact
+    windows = samples.build(series, [0], transform, [8, 12, 16], 3)
+    factor, error = best_shrink(np.ones((3, 3, 1)), transform, windows)
+    assert factor == 0.0 and error == 0.0
+    factor, _ = best_shrink(-np.asarray(windows.y).reshape(3, 3, 1) * 0 + 0.5, transform, windows)
+    assert factor == 0.0

@@ -56,7 +56,7 @@ def spec_for(setup: SeriesSetup, candidate: Candidate) -> ForecastSpec:
             transform="log" if candidate.transform == "log" else "none",
             level_points=min(base, candidate.window),
             base_season=base,
-            base="seasonal_mean" if candidate.base == "seasonal_mean" else "seasonal_naive",
+            base=candidate.base,  # type: ignore[arg-type]
             drift=candidate.drift,
         ),
     )

@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     panel.add_argument("--results", type=Path, default=DEFAULT_RESULTS / "panel")
     panel.add_argument("--series", default=None, help="comma-separated subset of the panel")
+    panel.add_argument(
+        "--split",
+        choices=("all", "development", "held-out"),
+        default="all",
+        help="development series, held-out series, or both (default: all)",
+    )
     panel.add_argument("--origins", type=_positive, default=10)
     panel.add_argument("--budget-minutes", type=float, default=DEFAULT_CSV_BUDGET_MINUTES)
     return parser
@@ -444,7 +450,7 @@ def main(argv: list[str]) -> int:
 
         command = "python -m training forecast " + " ".join(argv)
         names = _names(args.series) or None
-        run_panel(args.results, names, args.budget_minutes, args.origins, command)
+        run_panel(args.results, names, args.budget_minutes, args.origins, command, args.split)
         return 0
     return run_train(args, argv)
 
