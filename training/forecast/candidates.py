@@ -56,7 +56,7 @@ def spec_for(setup: SeriesSetup, candidate: Candidate) -> ForecastSpec:
             transform="log" if candidate.transform == "log" else "none",
             level_points=min(base, candidate.window),
             base_season=base,
-            base=candidate.base,  # type: ignore[arg-type]
+            base=candidate.base,
             drift=candidate.drift,
         ),
     )

@@ -37,7 +37,9 @@ def _block_rows(parts: Sequence[np.ndarray], rows: int) -> list[np.ndarray]:
     return placed
 
 
-def _recurrent(layers: Sequence[keras.layers.Layer], units: int, shared_input: bool) -> list:
+def _recurrent(
+    layers: Sequence[keras.layers.Layer], units: int, shared_input: bool
+) -> list[np.ndarray]:
     weights = [layer.get_weights() for layer in layers]
     kernels = [w[0] for w in weights]
     if not shared_input:
@@ -50,7 +52,9 @@ def _recurrent(layers: Sequence[keras.layers.Layer], units: int, shared_input: b
     ]
 
 
-def merge(members: Sequence[keras.Sequential], units: int, stride: int, shrink: float = 1.0):
+def merge(
+    members: Sequence[keras.Sequential], units: int, stride: int, shrink: float = 1.0
+) -> keras.Sequential:
     """One model whose output is `shrink` x the mean of the members' outputs."""
     first = members[0]
     n_features = int(first.inputs[0].shape[-1])

@@ -176,6 +176,11 @@ def _means(rows: list[dict[str, object]]) -> dict[str, float]:
     return {m: geometric_mean(r["ratio"][m] for r in rows) for m in methods}  # type: ignore[index]
 
 
+def _below(row: dict[str, object]) -> int:
+    ratio: dict[str, float] = row["ratio"]  # type: ignore[assignment]
+    return int(ratio["model"] < 1)
+
+
 def _split(row: dict[str, object]) -> str:
     return str(row.get("split", DEVELOPMENT))
 
@@ -191,10 +196,7 @@ def write_summary(rows: list[dict[str, object]], results: Path, command: str) ->
         if any(_split(r) == split for r in rows)
     }
     means = {split: _means(group) for split, group in groups.items()}
-    beaten = {
-        split: sum(1 for r in group if r["ratio"]["model"] < 1)  # type: ignore[index]
-        for split, group in groups.items()
-    }
+    beaten = {split: sum(_below(r) for r in group) for split, group in groups.items()}
     machine = f"{platform.machine()}, {platform.python_version()}, 1 thread"
     body = {
         "command": command,

@@ -82,7 +82,7 @@ def _members(
     plan: Plan, candidate: Candidate, fit_config: FitConfig, seconds: float, log: Log
 ) -> list[Trained]:
     """Up to MEMBERS seeds within `seconds` (the first always trains)."""
-    start, members = time.perf_counter(), []
+    start, members = time.perf_counter(), list[Trained]()
     quiet: Log = lambda line: None  # noqa: E731
     for k in range(MEMBERS):
         left = seconds - (time.perf_counter() - start)
