@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from contract.card import ForecastSpec, Scaler, WindowNormalisation
+from contract.forecast_transform import ForecastTransform
 from training.forecast import models
 from training.forecast.artifact import onnx_forecast
 from training.forecast.ensemble import merge
@@ -60,11 +62,7 @@ def test_pooled_intervals_widen_for_few_windows() -> None:
     np.testing.assert_allclose(levels, [0.0, 0.5, 1.0])
 
 
-def test_best_shrink_prefers_the_base_when_the_correction_hurts() -> None:
-    from contract.card import ForecastSpec, Scaler, WindowNormalisation
-    from contract.forecast_transform import ForecastTransform
-    from training.forecast import samples
-    from training.forecast.selection import best_shrink
+def _transform(base: str) -> ForecastTransform:
 
     spec = ForecastSpec(
         n_features=1,
@@ -77,13 +75,30 @@ def test_best_shrink_prefers_the_base_when_the_correction_hurts() -> None:
         window=8,
         seasons=[4],
         normalisation=WindowNormalisation(
-            transform="none", level_points=4, base_season=4, base="seasonal_naive", drift=False
+            transform="none", level_points=4, base_season=4, base=base, drift=False
         ),
     )
-    transform = ForecastTransform(spec)
+    return ForecastTransform(spec)
+
+
+def test_best_shrink_keeps_the_base_when_the_correction_hurts() -> None:
+    from training.forecast import samples
+    from training.forecast.selection import best_shrink
+
+    transform = _transform("seasonal_naive")
     series = np.tile([1.0, 2.0, 3.0, 4.0], 8)[:, None]  # seasonal naive is exact
     windows = samples.build(series, [0], transform, [8, 12, 16], 3)
     factor, error = best_shrink(np.ones((3, 3, 1)), transform, windows)
     assert factor == 0.0 and error == 0.0
-    factor, _ = best_shrink(-np.asarray(windows.y).reshape(3, 3, 1) * 0 + 0.5, transform, windows)
-    assert factor == 0.0
+
+
+def test_best_shrink_keeps_a_correction_that_helps() -> None:
+    from training.forecast import samples
+    from training.forecast.selection import best_shrink
+
+    transform = _transform("seasonal_mean")
+    series = (np.arange(40.0) + np.tile([0.0, 5.0, 1.0, 3.0], 10))[:, None]  # a trend
+    windows = samples.build(series, [0], transform, [8, 12, 20, 30], 3)
+    exact = np.asarray(windows.y, np.float64).reshape(4, 3, 1)  # what the base misses
+    factor, error = best_shrink(exact, transform, windows)
+    assert factor == 1.0 and error < 1e-5

@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--n-calibration", type=_positive, default=5_000)
     cal.add_argument("--n-evaluation", type=_positive, default=5_000)
     panel = sub.add_parser(
-        "panel", help="backtest the development panel of bundled real series (results table)"
+        "panel", help="backtest the panel of bundled real series (development and held-out)"
     )
     panel.add_argument("--results", type=Path, default=DEFAULT_RESULTS / "panel")
     panel.add_argument("--series", default=None, help="comma-separated subset of the panel")

@@ -1,8 +1,10 @@
-"""The development panel: real series bundled in installable packages, each backtested.
+"""The real-series panel: series bundled in installable packages, each backtested.
 
 Every series is trained with the trainer's defaults (only horizon and season given) on its
 first 80% and asked from rolling origins in the rest; `panel.md` / `panel.json` collect the
-MAE ratios to seasonal naive of the model, AutoETS and AutoTheta and their geometric means.
+MAE ratios to seasonal naive of the model, AutoETS and AutoTheta and their geometric means,
+separately for the development series (looked at while the trainer is built) and the held-out
+ones (only evaluated once it is fixed).
 """
 
 from __future__ import annotations
