@@ -55,7 +55,8 @@ class WindowNormalisation(_Strict):
     base forecast of z with period m = `base_season` (0: no base), then mapped back with
     T^-1(level + scale * z). Base "seasonal_naive" repeats the window's last m points;
     "seasonal_mean" is the mean of the last m points plus the seasonal pattern averaged over
-    every full season in the window (each season minus its own mean). With `drift`, the base
+    every full season in the window (each season minus its own mean); "blend" is the mean of
+    those two (a forecast combination, steadier than either). With `drift`, the base
     also grows by the window's trend: slope
     = (mean of the last m points - mean of the first m) / (window - m) per step, and the
     forecast k seasons ahead (k = h // m + 1) adds k * m * slope.
@@ -64,7 +65,7 @@ class WindowNormalisation(_Strict):
     transform: Literal["none", "log"]
     level_points: int = Field(ge=1)
     base_season: int = Field(ge=0)
-    base: Literal["seasonal_naive", "seasonal_mean"] = "seasonal_naive"
+    base: Literal["seasonal_naive", "seasonal_mean", "blend"] = "seasonal_naive"
     drift: bool = False
 
 

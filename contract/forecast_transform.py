@@ -81,7 +81,7 @@ class ForecastTransform:
         self._level_points = norm.level_points if norm is not None else 1
         self._season = norm.base_season if norm is not None else 0
         self._drift = norm is not None and norm.drift
-        self._mean_base = norm is not None and norm.base == "seasonal_mean"
+        self._base_kind = norm.base if norm is not None else "seasonal_naive"
         if norm is not None and spec.window is None:
             raise ValueError("per-window normalisation needs the card's window")
         self.window = spec.window
@@ -188,11 +188,12 @@ class ForecastTransform:
         ahead = np.arange(horizon)
         base = z_targets[:, length - period + ahead % period]
         seasons = length // period
-        if self._mean_base and seasons >= 2 and period > 1:
+        if self._base_kind != "seasonal_naive" and seasons >= 2 and period > 1:
             recent = z_targets[:, length - seasons * period :]
             cycles = recent.reshape(n, seasons, period, n_targets)
             pattern = (cycles - cycles.mean(axis=2, keepdims=True)).mean(axis=1)
-            base = cycles[:, -1].mean(axis=1)[:, None] + pattern[:, ahead % period]
+            mean_base = cycles[:, -1].mean(axis=1)[:, None] + pattern[:, ahead % period]
+            base = 0.5 * (base + mean_base) if self._base_kind == "blend" else mean_base
         if self._drift and length > period:
             first, last = z_targets[:, :period].mean(axis=1), z_targets[:, -period:].mean(axis=1)
             slope = (last - first) / (length - period)  # [n, targets], per step

@@ -80,8 +80,9 @@ def test_season_detection_and_default_window() -> None:
     rng = np.random.default_rng(1)
     series = 50 + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(240)
     assert seasons.detect(series) == [12]
-    assert seasons.default_window([12], 12, 100) == 72  # six seasons
-    assert seasons.default_window([336, 48], 48, 2258) == 2016
+    assert seasons.default_window([12], 12, 160) == 72  # six seasons
+    assert seasons.default_window([12], 12, 100) == 48  # origins must span two seasons
+    assert seasons.default_window([336, 48], 48, 2258) == 1344
     assert seasons.default_window([4], 8, 39) == 16  # a short series gets a shorter window
     assert seasons.default_window([12], 12, 40) == 12
     assert seasons.parse_seasons("336,48") == [48, 336]

@@ -147,3 +147,15 @@ def test_intervals_reject_a_grid_that_crosses() -> None:
             evaluation="x",
             evaluation_windows=0,
         )
+
+
+def test_blend_base_is_the_mean_of_the_naive_and_mean_bases() -> None:
+    history = _seasonal(20)
+    answers = {}
+    for base in ("seasonal_naive", "seasonal_mean", "blend"):
+        transform = ForecastTransform(_spec(base=base))
+        _, state = transform.to_graph(history)
+        answers[base] = transform.from_graph(np.zeros((1, 6, 1)), [state])[0, :, 0]
+    assert not np.allclose(answers["seasonal_naive"], answers["seasonal_mean"])
+    expected = 0.5 * (answers["seasonal_naive"] + answers["seasonal_mean"])
+    np.testing.assert_allclose(answers["blend"], expected, rtol=1e-12)

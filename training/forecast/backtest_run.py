@@ -22,7 +22,7 @@ class BacktestOptions:
     name: str | None = None
     model: Path | None = None  # an existing artifact instead of training one
     out: Path | None = None  # where to put the trained artifact (default: a temporary dir)
-    budget_minutes: float = 3.0
+    budget_minutes: float = 2.5
     threads: int = 1
 
 

@@ -16,7 +16,8 @@ from training.forecast.setup import Candidate, SeriesSetup
 from training.forecast.train import FitConfig, FitHistory, Log, fit
 
 MAX_RECURRENT_STEPS = 128  # longer windows go through a strided Conv1D first
-WINDOWS_PER_EPOCH = 1024
+WINDOWS_PER_EPOCH = 1024  # at most; a short series' epoch is one pass, at least MIN_EPOCH
+MIN_EPOCH_WINDOWS = 128
 
 
 @dataclass
@@ -55,27 +56,33 @@ def spec_for(setup: SeriesSetup, candidate: Candidate) -> ForecastSpec:
             transform="log" if candidate.transform == "log" else "none",
             level_points=min(base, candidate.window),
             base_season=base,
-            base="seasonal_mean" if candidate.base == "seasonal_mean" else "seasonal_naive",
+            base=candidate.base,
             drift=candidate.drift,
         ),
     )
+
+
+def graph_output(model: keras.Sequential, windows: samples.Windows) -> np.ndarray:
+    """Keras output for `windows` in graph units: [n, horizon, targets]."""
+    out = np.asarray(model.predict(windows.x, batch_size=512, verbose=0), np.float64)
+    return out.reshape(len(out), -1, windows.truth.shape[2])
 
 
 def predict_raw(
     model: keras.Sequential, transform: ForecastTransform, windows: samples.Windows
 ) -> np.ndarray:
     """Keras forecast of `windows` in raw units, through the transform."""
-    n_targets = windows.truth.shape[2]
-    out = np.asarray(model.predict(windows.x, batch_size=512, verbose=0), np.float64)
-    out = out.reshape(len(out), -1, n_targets)
-    return transform.from_graph_batch(out, windows.batch)
+    return transform.from_graph_batch(graph_output(model, windows), windows.batch)
 
 
-def base_valid_mae(setup: SeriesSetup, candidate: Candidate) -> float:
-    """Validation MAE of the candidate's base forecast alone (an untrained model's answer)."""
+def base_mae(setup: SeriesSetup, candidate: Candidate, first: int = 0) -> float:
+    """MAE of the candidate's base forecast alone (an untrained model's answer) on every
+    origin from `first` whose targets end before the test part. Nothing in the base is fitted,
+    so the training part's windows are out of sample for it too: many more windows than the
+    validation part alone to rank the bases on."""
     transform = ForecastTransform(spec_for(setup, candidate))
     cut, h = setup.cut, setup.horizon
-    at = samples.origins(cut.train_end, cut.valid_end, candidate.window, h)
+    at = samples.origins(first, cut.valid_end, candidate.window, h)
     valid = samples.build(setup.values, setup.target_idx, transform, at, h)
     zeros = np.zeros((len(at), h, len(setup.target_idx)))
     return mae(transform.from_graph_batch(zeros, valid.batch), valid.truth)
@@ -108,11 +115,13 @@ def train_candidate(
     )
     rng = np.random.default_rng(setup.seed)
 
+    per_epoch = min(WINDOWS_PER_EPOCH, max(len(train.x), MIN_EPOCH_WINDOWS))
+
     def next_batch(_epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        # A fixed number of windows per epoch, so a short series still gets enough steps
-        # between two validation checks.
-        many = len(train.x) >= WINDOWS_PER_EPOCH
-        rows = rng.choice(len(train.x), WINDOWS_PER_EPOCH, replace=not many)
+        # Between two validation checks: one pass over a short series' windows (a few steps,
+        # so the best epoch is not the untrained model), a sample of a long one's.
+        many = len(train.x) >= per_epoch
+        rows = rng.choice(len(train.x), per_epoch, replace=not many)
         return train.x[rows], train.y[rows]
 
     def score(m: keras.Model) -> float:

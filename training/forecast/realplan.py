@@ -84,6 +84,9 @@ def plan(options: RealOptions) -> Plan:
     candidates = [
         Candidate(window, units, first),
         Candidate(window, units, first, drift=True),
+        # Half seasonal naive, half seasonal mean. Seasonal naive alone is no candidate: the
+        # quality gate asks for a validation MAE below its own.
+        Candidate(window, units, first, base="blend"),
     ]
     if options.transform == "auto" and np.all(values[:train_end] > 0):
         candidates.append(Candidate(window, units, "none" if first == "log" else "log"))

@@ -5,16 +5,16 @@ the quality gate, export, then the test windows read once, baselines and interva
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from contract.card import ModelCard, ValueRange
 from contract.forecast_transform import ForecastTransform
-from training.forecast import baselines, conformal, runtime, samples
+from training.forecast import baselines, conformal, runtime, samples, selection
 from training.forecast.artifact import export_forecaster, onnx_forecast, save_card
-from training.forecast.candidates import Trained, base_valid_mae, stride_for, train_candidate
+from training.forecast.candidates import stride_for
 from training.forecast.gate import QualityGateError
 from training.forecast.realplan import FRACTIONS, Plan
 from training.forecast.scoring import mae, mase_scale
@@ -43,50 +43,6 @@ def _fit_config(budget: Budget, seconds: float) -> FitConfig:
         loss="mae",
         score_start=True,
     )
-
-
-TRAINED_CANDIDATES = 2  # the best untrained bases get the training budget
-
-
-def choose(plan: Plan, budget: Budget, log: Log) -> tuple[Trained, list[dict[str, object]]]:
-    """Rank the candidates by their untrained validation MAE (the base forecast alone, no
-    TensorFlow work), train the best TRAINED_CANDIDATES within the budget, keep the best."""
-    start = time.perf_counter()
-    ranked = sorted(plan.candidates, key=lambda c: base_valid_mae(plan.setup, c))
-    for candidate in ranked:
-        log(
-            f"[choose] {candidate.describe()}: untrained validation MAE "
-            f"{base_valid_mae(plan.setup, candidate):.4g}"
-        )
-    tried: list[Trained] = []
-    quiet: Log = lambda line: None  # noqa: E731
-    chosen = ranked[:TRAINED_CANDIDATES]
-    for index, candidate in enumerate(chosen):
-        left = budget.seconds - (time.perf_counter() - start)
-        if tried and left < 0.5 * min(t.seconds for t in tried):
-            log(f"[choose] budget used: skipping {len(chosen) - index} candidate(s)")
-            break
-        share = left / (len(chosen) - index)
-        trained = train_candidate(plan.setup, candidate, _fit_config(budget, share), quiet)
-        tried.append(trained)
-        log(
-            f"[choose] {candidate.describe()}: validation MAE {trained.valid_mae:.4g} "
-            f"({trained.history.epochs_run} epochs, best {trained.history.best_epoch}, "
-            f"{trained.seconds:.0f} s)"
-        )
-    best = min(tried, key=lambda t: t.valid_mae)
-    table = [
-        {
-            **asdict(t.candidate),
-            "valid_mae": t.valid_mae,
-            "epochs": t.history.epochs_run,
-            "best_epoch": t.history.best_epoch,
-            "seconds": round(t.seconds, 1),
-            "chosen": t is best,
-        }
-        for t in tried
-    ]
-    return best, table
 
 
 def _baseline_errors(
@@ -127,7 +83,7 @@ def run(
     setup, cut, h = plan.setup, plan.setup.cut, plan.setup.horizon
     targets_raw = setup.values[:, setup.target_idx]
     start = time.perf_counter()
-    best, table = choose(plan, budget, log)
+    best, table = selection.choose(plan, _fit_config(budget, budget.seconds), budget.seconds, log)
     train_seconds = time.perf_counter() - start
     transform = best.transform
     window = best.candidate.window
@@ -184,7 +140,9 @@ def run(
     snaive_test = baselines.at_origins(
         "seasonal_naive", targets_raw, test.origins, h, setup.seasons
     )
-    draft = conformal.intervals(residuals, "validation windows", "test windows", len(test.x))
+    draft = conformal.intervals(
+        residuals, "validation windows", "test windows", len(test.x), pooled=True
+    )
     spec = best.spec.model_copy(update={"intervals": draft})
     states = [test.batch.state(i) for i in range(len(test.x))]
     coverage = conformal.band_coverage(ForecastTransform(spec), test_out, states, test.truth)
@@ -196,6 +154,7 @@ def run(
         "validation and test windows (coverage below: calibrated on validation only)",
         "test windows",
         len(test.x),
+        pooled=True,
     )
     spec = spec.model_copy(
         update={
@@ -279,17 +238,24 @@ def run(
         },
         "seed": setup.seed,
         "n_series": 1,
-        "epochs": best.history.epochs_run,
-        "best_epoch": best.history.best_epoch,
-        "stopped_because": best.history.stopped_because,
+        "members": len(best.members),
+        "member_seeds": [setup.seed + k * selection.SEED_STEP for k in range(len(best.members))],
+        "shrink": best.shrink,
+        "epochs": [m.history.epochs_run for m in best.members],
+        "best_epoch": [m.history.best_epoch for m in best.members],
+        "stopped_because": [m.history.stopped_because for m in best.members],
         "duration_s": round(train_seconds, 1),
         "total_s": round(time.perf_counter() - start, 1),
         "budget_s": budget.seconds,
         "threads": runtime.thread_count(),
-        "architecture": f"{front}LSTM({units}) x2 + Dense({h * len(setup.target_idx)}), "
-        "output added to the window's seasonal-naive forecast",
+        "architecture": (
+            f"mean of {len(best.members)} member(s) {front}LSTM({units}) x2 + "
+            f"Dense({h * len(setup.target_idx)}) (different seeds; exported as one "
+            f"block-diagonal network of {units * len(best.members)} units), times {best.shrink}, "
+            "added to the window's seasonal base forecast"
+        ),
         "loss": "MAE in per-window normalised units",
-        "fit": asdict(replace(_fit_config(budget, budget.seconds))),
+        "fit": asdict(_fit_config(budget, budget.seconds)),
         "baseline_library": "statsforecast (Naive, SeasonalNaive, AutoETS, AutoTheta)",
         "mase_scale": scale,
     }

@@ -23,6 +23,7 @@ _KNOWN_PERIODS: dict[str, tuple[int, ...]] = {
     "15min": (96, 672),
 }
 MIN_TRAIN_WINDOWS = 16  # the default window shrinks until training has this many windows
+MIN_TRAIN_SEASONS = 2  # ... and its training origins span this many longest seasons
 
 
 def parse_seasons(text: str) -> list[int]:
@@ -73,15 +74,18 @@ def window_options(seasons: list[int], horizon: int) -> list[int]:
 
 
 def default_window(seasons: list[int], horizon: int, train_length: int) -> int:
-    """The longest of `window_options` that leaves MIN_TRAIN_WINDOWS training windows.
+    """The longest of `window_options` that leaves enough training windows: at least
+    MIN_TRAIN_WINDOWS, with origins spanning MIN_TRAIN_SEASONS of the longest season, so that
+    every phase of the season is seen more than once as a forecast origin.
 
     More seasons in the window give the seasonal base a steadier pattern and trend; a short
     training part falls back towards one season (m) plus the horizon, then one season.
     """
     m = max(seasons)
+    needed = max(MIN_TRAIN_WINDOWS, MIN_TRAIN_SEASONS * m)
     options = [*window_options(seasons, horizon), max(m + horizon, 4), max(m, horizon, 4)]
     for window in options:
-        if train_length - window - horizon + 1 >= MIN_TRAIN_WINDOWS:
+        if train_length - window - horizon + 1 >= needed:
             return window
     window = max(m, 2)
     if train_length - window - horizon + 1 < 1:

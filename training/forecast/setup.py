@@ -15,7 +15,7 @@ class Candidate:
     units: int
     transform: str  # "none" | "log"
     drift: bool = False  # the base forecast follows the window's trend
-    base: str = "seasonal_mean"  # "seasonal_mean" | "seasonal_naive"
+    base: str = "seasonal_mean"  # "seasonal_mean" | "seasonal_naive" | "blend"
 
     def describe(self) -> str:
         base = self.base.replace("_", " ") + (" + drift" if self.drift else "")
