@@ -309,7 +309,9 @@ class DynamicBatcher:
                 if remaining <= 0:
                     break
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                    # Not wait_for: on Python 3.11 it wraps the get in a new task every time.
+                    async with asyncio.timeout(remaining):
+                        item = await self._queue.get()
                 except TimeoutError:
                     break
             if not self._take(item):
