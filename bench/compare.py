@@ -45,7 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="per round and service")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--this-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of this checkout's service only, e.g. RNN_SERVE_GRPC_PORT=0 "
+        "(with --ref HEAD: the cost of one setting)",
+    )
     args = parser.parse_args(argv)
+    this_env = dict(item.split("=", 1) for item in args.this_env)
     wrk = ensure_wrk()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
     rates: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
@@ -62,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                 servers = {}
                 for side in order:
                     # Each side serves its own checkout's models (their card format may differ).
-                    spec = service_spec(roots[side] / "models", args.workers, env)
+                    side_env = {**env, **this_env} if side == "this" else env
+                    spec = service_spec(roots[side] / "models", args.workers, side_env)
                     servers[side] = round_stack.enter_context(
                         running(spec, payload("forecast"), log_dir / side, root=roots[side])
                     )
