@@ -297,20 +297,15 @@ def _series_values(
 ) -> np.ndarray | None:
     """Checked float64 array [length, n_features], or None after recording the problem."""
     loc: tuple[str | int, ...] = ("series", index)
+    if type(series) is np.ndarray:  # a protocol tensor's row: numbers, shape and width checked
+        if not _length_ok(len(series), loc, spec, limits, problems):
+            return None
+        return np.asarray(series, dtype=np.float64).reshape(len(series), spec.n_features)
     if not isinstance(series, list):
         problems.add(loc, f"must be a list, got {json_type(series)}")
         return None
     length = len(series)
-    if length == 0:
-        problems.add(loc, "is empty")
-        return None
-    if length > limits.max_series_length:
-        problems.add(loc, f"has {length} points, more than the limit of {limits.max_series_length}")
-        return None
-    if length < spec.min_length:
-        problems.add(
-            loc, f"has {length} points, fewer than the model's minimum of {spec.min_length}"
-        )
+    if not _length_ok(length, loc, spec, limits, problems):
         return None
     multivariate = type(series[0]) is list
     if multivariate or spec.n_features > 1:
@@ -324,6 +319,22 @@ def _series_values(
         return None
     values = np.array(series, dtype=np.float64)
     return values.reshape(length, spec.n_features)
+
+
+def _length_ok(
+    length: int, loc: tuple[str | int, ...], spec: ForecastSpec, limits: Limits, problems: Problems
+) -> bool:
+    if length == 0:
+        problems.add(loc, "is empty")
+    elif length > limits.max_series_length:
+        problems.add(loc, f"has {length} points, more than the limit of {limits.max_series_length}")
+    elif length < spec.min_length:
+        problems.add(
+            loc, f"has {length} points, fewer than the model's minimum of {spec.min_length}"
+        )
+    else:
+        return True
+    return False
 
 
 def _rows_ok(series: list[Any], loc: tuple[str | int, ...], width: int, problems: Problems) -> bool:

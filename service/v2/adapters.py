@@ -89,7 +89,8 @@ class ForecastTensors(TensorAdapter):
             raise invalid_tensor(f"input {self.INPUT!r}: element {index} is not a finite number")
         if width == 1 and series.ndim == 3:  # the native API's cheaper univariate form
             series = series[:, :, 0]
-        body: dict[str, Any] = {self.INPUT: series.tolist()}
+        # The task takes the rows as float64 arrays, as if parsed from JSON numbers.
+        body: dict[str, Any] = {self.INPUT: list(series.astype(np.float64))}
         if HORIZON in parameters:
             horizon = parameters[HORIZON]
             if type(horizon) is not int:
