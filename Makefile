@@ -29,8 +29,8 @@ serve: install-serve ## start the API on the bundled models, port 8000
 	$(BIN)/python -m service --models-dir models
 
 lint: install-all ## ruff and mypy
-	$(BIN)/ruff check contract service training bench loadtest tests scripts
-	$(BIN)/ruff format --check contract service training bench loadtest tests scripts
+	$(BIN)/ruff check contract service training bench loadtest tests scripts deploy
+	$(BIN)/ruff format --check contract service training bench loadtest tests scripts deploy
 	$(BIN)/mypy
 
 test: lint clients-venv ## lint, then the whole pytest suite (what .ci/run runs)

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=int, default=d.duration_s, help="seconds per load point")
     p.add_argument("--warmup", type=int, default=d.warmup_s, help="warm-up seconds per point")
     p.add_argument("--inprocess-seconds", type=float, default=d.inprocess_s)
-    p.add_argument("--connections", type=_ints, default=d.connections, help="e.g. 1,8,32,128")
+    p.add_argument("--connections", type=_ints, default=d.connections, help="e.g. 1,8,32,128,512")
     p.add_argument("--batch-sizes", type=_ints, default=d.batch_sizes, help="e.g. 1,8,32,128")
     p.add_argument("--workers", type=int, default=d.workers, help="uvicorn workers (all apps)")
     p.add_argument(
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         "--v2-rounds",
         type=int,
         default=d.v2_rounds,
-        help="alternate native and V2 points N times (a busy machine: take the median)",
+        help="alternate native and V2 points N times at 32 clients (the target takes the median)",
     )
     p.add_argument(
         "--peers",

@@ -17,10 +17,10 @@ import statistics
 import subprocess
 import tempfile
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
-from bench.cpu import group_cpu_seconds
-from bench.loadgen import ensure_wrk, run_wrk
+from bench.loadgen import ensure_wrk, run_wrk, with_cpu
 from bench.payloads import MODELS, payload
 from bench.servers import REPO, running, service_spec
 
@@ -82,14 +82,13 @@ def main(argv: list[str] | None = None) -> int:
                         run_wrk(wrk, servers[side].url, body, args.connections, 2.0)  # warm-up
                     for side in order:
                         server = servers[side]
-                        cpu_before = group_cpu_seconds(server.process.pid)
-                        result = run_wrk(wrk, server.url, body, args.connections, args.seconds)
-                        cpu_spent = group_cpu_seconds(server.process.pid) - cpu_before
+                        result = with_cpu(
+                            server.process.pid,
+                            partial(run_wrk, wrk, server.url, body, args.connections, args.seconds),
+                        )
                         assert not result.errors, f"{side}: {result.error_detail}"
                         rates[model][side].append(result.throughput)
-                        cpu_us[model][side].append(
-                            round(1e6 * cpu_spent / max(1, result.requests), 1)
-                        )
+                        cpu_us[model][side].append(result.cpu_us_per_request or 0.0)
     for model in MODELS:
         this, ref = (statistics.median(rates[model][n]) for n in ("this", "ref"))
         this_cpu, ref_cpu = (statistics.median(cpu_us[model][n]) for n in ("this", "ref"))

@@ -10,6 +10,8 @@ APPS = ("service", "ceiling", "textbook", "keras")
 MODELS = ("forecast", "sentiment")
 TARGET_CONNECTIONS = 32  # the targets are read at 32 clients
 ERROR_CONNECTIONS = 128  # ... and "no errors" at 128
+# The slow reference apps stop here: at more clients they only queue (seconds per answer).
+REFERENCE_MAX_CONNECTIONS = 128
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class BenchConfig:
     duration_s: int = 10  # per measured load point
     warmup_s: int = 2  # discarded load before every point
     inprocess_s: float = 3.0  # per in-process point
-    connections: tuple[int, ...] = (1, 8, 32, 128)
+    connections: tuple[int, ...] = (1, 8, 32, 128, 512)
     batch_sizes: tuple[int, ...] = (1, 8, 32, 128)
     workers: int = 2  # uvicorn workers of every server (and in-process sessions side by side)
     ort_threads: int = 1  # onnxruntime intra-op threads of the service and the in-process runs
@@ -31,7 +33,7 @@ class BenchConfig:
     selection_threads: tuple[int, ...] = (1, 2)
     service_env: dict[str, str] = field(default_factory=dict)  # extra RNN_SERVE_* settings
     v2: bool = True  # the service over the Open Inference Protocol too (HTTP JSON, binary, gRPC)
-    v2_rounds: int = 1  # native and V2 points alternated this many times per concurrency
+    v2_rounds: int = 3  # native and V2 points alternated this many times at the target's clients
     quick: bool = False
 
     def to_dict(self) -> dict[str, Any]:

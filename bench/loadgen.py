@@ -11,10 +11,12 @@ import json
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import group_cpu_seconds
 from bench.payloads import Payload
 
 MARKER = "BENCH_RESULT "
@@ -56,9 +58,20 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     mean_ms: float
+    # CPU time of the server's processes per request (from /proc), where the runner read it
+    cpu_us_per_request: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def with_cpu(process_group: int, run: Callable[[], LoadResult]) -> LoadResult:
+    """`run`'s result with the CPU time `process_group` spent per request meanwhile."""
+    before = group_cpu_seconds(process_group)
+    result = run()
+    spent = group_cpu_seconds(process_group) - before
+    cpu_us = round(1e6 * spent / result.requests, 1) if result.requests else None
+    return replace(result, cpu_us_per_request=cpu_us)
 
 
 def ensure_wrk(install: bool = True) -> str:

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cpu import group_cpu_seconds
-from bench.loadgen import ensure_wrk, run_wrk
+from bench.loadgen import ensure_wrk, run_wrk, with_cpu
 from bench.machine import describe
 from bench.payloads import MODELS, payload
 from bench.servers import REPO, running, service_spec
@@ -129,11 +128,13 @@ def profile_model(
         run_wrk(wrk, server.url, body, connections, 3.0)  # warm-up
         worker = _worker_pid(server.process.pid)
         raw = out_dir / f"{model}.raw"
-        cpu_before = group_cpu_seconds(server.process.pid)
         result: dict[str, Any] = {}
 
         def load() -> None:
-            result["run"] = run_wrk(wrk, server.url, body, connections, seconds + 2)
+            result["run"] = with_cpu(
+                server.process.pid,
+                lambda: run_wrk(wrk, server.url, body, connections, seconds + 2),
+            )
 
         loader = threading.Thread(target=load)
         loader.start()
@@ -144,7 +145,6 @@ def profile_model(
             check=True,
         )
         loader.join()
-        cpu = group_cpu_seconds(server.process.pid) - cpu_before
     run = result["run"]
     stages, idle = split_samples(raw.read_text().splitlines())
     busy = sum(stages.values())
@@ -152,7 +152,7 @@ def profile_model(
         model=model,
         connections=connections,
         requests_per_s=run.throughput,
-        cpu_us_per_request=round(1e6 * cpu / max(1, run.requests), 1),
+        cpu_us_per_request=run.cpu_us_per_request or 0.0,
         samples=busy + idle,
         idle_samples=idle,
         stages={name: count / busy for name, count in stages.most_common()},

@@ -54,18 +54,21 @@ def _http(results: dict[str, Any], model: str) -> list[str]:
     for app in APP_NAMES:
         for r in results["http"]:
             if r["app"] == app and r["model"] == model:
+                round_ = r.get("round", 0)
                 rows.append(
                     [
                         APP_NAMES[app],
-                        str(r["connections"]),
+                        str(r["connections"]) + (f" (round {round_ + 1})" if round_ else ""),
                         _num(r["throughput"]),
                         _num(r["p50_ms"], 2),
                         _num(r["p95_ms"], 2),
                         _num(r["p99_ms"], 2),
                         str(r["errors"]),
+                        _num(r.get("cpu_us_per_request"), 0),
                     ]
                 )
-    return _table(["app", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
+    header = ["app", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU µs/req"]
+    return _table(header, rows)
 
 
 def _inprocess(results: dict[str, Any]) -> list[str]:
@@ -175,7 +178,10 @@ def markdown(results: dict[str, Any], targets: list[Target], charts: list[str]) 
         f"access log (the service writes its own JSON access line per request, its default); "
         f"service with {cfg['ort_threads']} onnxruntime intra-op thread(s) per worker. "
         f"Closed loop: each of N connections sends its next request when the answer arrives; "
-        f"{cfg['duration_s']} s per point after {cfg['warmup_s']} s of discarded warm-up.",
+        f"{cfg['duration_s']} s per point after {cfg['warmup_s']} s of discarded warm-up. "
+        "CPU µs/req: user + system CPU time of the server's processes (all workers, read from "
+        "/proc) per answered request, which other load on the machine moves far less than "
+        "req/s; it shows how a request's cost grows with the number of clients.",
         "",
         "### Targets",
         "",

@@ -16,7 +16,7 @@ from bench import batching, loadgen, machine, v2
 from bench.apps.ceiling import ANSWERS_ENV
 from bench.apps.common import MODELS_DIR_ENV, load_card
 from bench.apps.keras_models import describe
-from bench.config import TARGET_CONNECTIONS, BenchConfig
+from bench.config import REFERENCE_MAX_CONNECTIONS, TARGET_CONNECTIONS, BenchConfig
 from bench.inprocess import InProcessBench
 from bench.payloads import Payload, payload
 from bench.servers import (
@@ -81,8 +81,11 @@ class Run:
     def _load(self, server: RunningServer, body: Payload, connections: int) -> loadgen.LoadResult:
         cfg = self.config
         self._warm(server, body, connections)
-        return loadgen.run_wrk(
-            self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+        return loadgen.with_cpu(
+            server.process.pid,
+            lambda: loadgen.run_wrk(
+                self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+            ),
         )
 
     @contextmanager
@@ -138,8 +141,10 @@ class Run:
                 v2_loads = self._checked_v2_loads(server, model, grpc_port) if cfg.v2 else {}
                 for connections in cfg.connections:
                     # Rounds alternate native and V2 points, so that a change in the machine's
-                    # other load hits both alike (the V2 / native target takes the median).
-                    for round_ in range(cfg.v2_rounds if v2_loads else 1):
+                    # other load hits both alike (the V2 / native target takes the median);
+                    # only the target's concurrency has more than one.
+                    rounds = cfg.v2_rounds if connections == TARGET_CONNECTIONS else 1
+                    for round_ in range(rounds if v2_loads else 1):
                         for protocol, load in v2_loads.items():
                             result = load(connections)
                             self._record(
@@ -158,8 +163,11 @@ class Run:
         name = load_card(model, cfg.models_dir)[1].name
         self._warm(server, body, connections)
         before = batching.read_counters(server.url, name, cfg.workers)
-        result = loadgen.run_wrk(
-            self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+        result = loadgen.with_cpu(
+            server.process.pid,
+            lambda: loadgen.run_wrk(
+                self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+            ),
         )
         after = batching.read_counters(server.url, name, cfg.workers)
         self.results["batching"][model] = after.minus(before).to_dict()
@@ -196,7 +204,10 @@ class Run:
 
         def grpc_load(connections: int) -> loadgen.LoadResult:
             v2.run_h2load(h2load, address, frame, connections, cfg.warmup_s)  # discarded
-            return v2.run_h2load(h2load, address, frame, connections, cfg.duration_s)
+            return loadgen.with_cpu(
+                server.process.pid,
+                lambda: v2.run_h2load(h2load, address, frame, connections, cfg.duration_s),
+            )
 
         loads["v2-grpc"] = grpc_load
         return loads
@@ -242,8 +253,11 @@ class Run:
         with self._server(app_spec(app, APP_MODULES[app], cfg.workers, env)) as server:
             if server is None:
                 return
+            reference = app in ("textbook", "keras")
             for model, body in self.payloads.items():
                 for connections in cfg.connections:
+                    if reference and connections > REFERENCE_MAX_CONNECTIONS:
+                        continue
                     self._record("http", app, model, self._load(server, body, connections))
 
     def selection(self) -> None:

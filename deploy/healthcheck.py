@@ -15,7 +15,7 @@ def main() -> int:
     port = os.environ.get("RNN_SERVE_PORT", "8000")
     url = f"http://127.0.0.1:{port}/readyz"
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (fixed local URL)
+        with urllib.request.urlopen(url, timeout=2) as response:
             return 0 if response.status == 200 else 1
     except (urllib.error.URLError, OSError) as exc:
         print(f"not ready: {exc}", file=sys.stderr)

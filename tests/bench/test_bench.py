@@ -180,6 +180,9 @@ def test_quick_run_of_every_app(tmp_path: Path, bench_lock: None) -> None:
             assert (app, model) in measured
     fast = [r for r in results["http"] if r["app"] != "keras"]
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in fast)
+    # Every point carries the servers' CPU per request; a server cannot answer for nothing.
+    assert all(r["cpu_us_per_request"] > 0 for r in fast)
+    assert "CPU µs/req" in (out / "results.md").read_text(encoding="utf-8")
     assert {r["model"] for r in results["inprocess"]} == {"forecast", "sentiment"}
     assert results["selection"] and not results["failures"]
     assert (out / "results.md").exists() and (out / "throughput.png").exists()
