@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
     rates: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
     cpu_us: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
+    p99_ms: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
     with ExitStack() as stack:
         roots = {"this": REPO, "ref": _worktree(args.ref, stack)}
         env = {"RNN_SERVE_ACCESS_LOG": "true"}
@@ -89,16 +90,20 @@ def main(argv: list[str] | None = None) -> int:
                         assert not result.errors, f"{side}: {result.error_detail}"
                         rates[model][side].append(result.throughput)
                         cpu_us[model][side].append(result.cpu_us_per_request or 0.0)
+                        p99_ms[model][side].append(result.p99_ms)
     for model in MODELS:
         this, ref = (statistics.median(rates[model][n]) for n in ("this", "ref"))
         this_cpu, ref_cpu = (statistics.median(cpu_us[model][n]) for n in ("this", "ref"))
+        this_p99, ref_p99 = (statistics.median(p99_ms[model][n]) for n in ("this", "ref"))
         print(
             f"{model}@{args.connections}: this {this:,.0f} req/s, {args.ref} {ref:,.0f} req/s, "
             f"ratio {this / ref:.3f} (rounds: this {rates[model]['this']}, "
             f"ref {rates[model]['ref']})\n"
             f"  CPU per request: this {this_cpu:.0f} us, {args.ref} {ref_cpu:.0f} us, "
             f"ratio {this_cpu / ref_cpu:.3f} (rounds: this {cpu_us[model]['this']}, "
-            f"ref {cpu_us[model]['ref']})"
+            f"ref {cpu_us[model]['ref']})\n"
+            f"  p99 latency: this {this_p99:.1f} ms, {args.ref} {ref_p99:.1f} ms "
+            f"(rounds: this {p99_ms[model]['this']}, ref {p99_ms[model]['ref']})"
         )
     return 0
 

@@ -23,6 +23,7 @@ from service.api import metrics as metrics_api
 from service.config import Settings
 from service.dataplane import DataPlane
 from service.edge import Edge
+from service.heap import freeze_long_lived
 from service.loading import ModelLoadError
 from service.logs import AccessLog, flush_periodically
 from service.openapi import add_data_plane
@@ -114,6 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.grpc_server.start()
         started = app.grpc_server
         on_termination(lambda: started.begin_stop(settings.shutdown_timeout_s))
+    freeze_long_lived()
     state.ready = True
     logger.info("ready: %s", ", ".join(f"{m.name}/{m.version}" for m in snapshot.registry.all()))
     access_log = app.edge.access_log

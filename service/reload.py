@@ -26,6 +26,7 @@ from pathlib import Path
 
 from service import metrics
 from service.config import Settings
+from service.heap import refreeze_after_reload
 from service.loading import LoadFailure, ModelLoadError, load_model, version_dirs
 from service.registry import LoadedModel, Registry
 from service.state import ServiceState, Snapshot
@@ -123,6 +124,8 @@ class ModelLoader:
                 registry = registry.without({(m.name, m.version) for m in gone})
             if loaded or gone or failures != snapshot.failures:
                 self.state.publish(Snapshot(registry, failures))  # the atomic swap
+            if loaded or gone:
+                refreeze_after_reload()
             for model in gone:
                 logger.warning(
                     "model version unloaded, its directory is gone: %s/%s",
