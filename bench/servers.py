@@ -1,8 +1,9 @@
 """Start an HTTP server under test in its own process group, wait until it answers, stop it.
 
-Every server is uvicorn with the same settings: the service through `python -m service`, the
-baselines through `python -m uvicorn bench.apps.<app>:app` with the service's defaults
-(httptools + uvloop from `uvicorn[standard]`, no access log, N workers).
+The service and the baselines are uvicorn with the same settings: the service through
+`python -m service`, the baselines through `python -m uvicorn bench.apps.<app>:app` with the
+service's defaults (httptools + uvloop from `uvicorn[standard]`, no access log, N workers).
+The peer systems (`bench.peers`) are started here too, with a stop of their own.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -29,12 +30,18 @@ class ServerError(RuntimeError):
     pass
 
 
+# Stops a server's process; returns the processes it had to kill outside the process group.
+Stop = Callable[[subprocess.Popen[bytes]], list[str]]
+
+
 @dataclass(frozen=True)
 class ServerSpec:
-    name: str  # "service", "ceiling", "textbook", "keras"
+    name: str  # "service", "ceiling", "textbook", "keras", or a peer's
     command: list[str]  # without host/port
     env: Mapping[str, str]
     startup_timeout_s: float = 120.0
+    log_name: str = ""  # the log file's name; empty: "<name>-<port>.log"
+    stop: Stop | None = None  # None: `stop_group`
 
 
 def free_port() -> int:
@@ -63,6 +70,7 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     url: str
     log: Path
+    left_behind: list[str] = field(default_factory=list)  # what its stop had to kill
 
 
 @contextlib.contextmanager
@@ -70,10 +78,10 @@ def running(
     spec: ServerSpec, ready: Payload, log_dir: Path, root: Path = REPO
 ) -> Iterator[RunningServer]:
     """The server, started from the code under `root` on a free 127.0.0.1 port, answering
-    `ready` with 200."""
+    `ready` with 200; stopped by `spec.stop` at the end of the block."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{spec.name}-{port}.log"
+    log = log_dir / (spec.log_name or f"{spec.name}-{port}.log")
     env = {**os.environ, **spec.env, "PYTHONPATH": str(root)}
     command = [*spec.command, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as sink:
@@ -90,7 +98,7 @@ def running(
         _wait_ready(server, ready)
         yield server
     finally:
-        stop(process)
+        server.left_behind = (spec.stop or stop_group)(process)
 
 
 def stop(process: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
@@ -108,28 +116,51 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def stop_group(process: subprocess.Popen[bytes]) -> list[str]:
+    """`stop`, for servers that keep all their processes in their group: none to report."""
+    stop(process)
+    return []
+
+
+def log_tail(log: Path, chars: int = 2000) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+
 def _wait_ready(server: RunningServer, ready: Payload) -> None:
-    deadline = time.monotonic() + server.spec.startup_timeout_s
+    failure = _poll_ready(server, ready)
+    if failure is not None:
+        raise ServerError(
+            f"{server.spec.name} did not become ready ({failure}); log tail:\n"
+            + log_tail(server.log)
+        )
+
+
+def _poll_ready(server: RunningServer, ready: Payload) -> str | None:
+    """None once the server answers `ready` with 200; else why it did not in time."""
+    timeout_s = server.spec.startup_timeout_s
+    deadline = time.monotonic() + timeout_s
     last = "no answer"
     with httpx.Client(timeout=30.0) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                break
-            try:
-                answer = client.post(
-                    server.url + ready.path,
-                    content=ready.body,
-                    headers={"content-type": "application/json"},
-                )
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if answer.status_code == 200:
-                    return
-                last = f"HTTP {answer.status_code}: {answer.text[:300]}"
+                return f"exited with {server.process.returncode} before answering"
+            last = _ask(client, server.url, ready)
+            if not last:
+                return None
             time.sleep(0.3)
-    tail = server.log.read_text(encoding="utf-8", errors="replace")[-2000:]
-    raise ServerError(f"{server.spec.name} did not become ready ({last}); log tail:\n{tail}")
+    return f"in {timeout_s:.0f} s; last: {last}"
+
+
+def _ask(client: httpx.Client, url: str, ready: Payload) -> str:
+    """One readiness request: "" if it was answered with 200, else what came instead."""
+    headers = {"content-type": ready.content_type, **dict(ready.headers)}
+    try:
+        answer = client.post(url + ready.path, content=ready.body, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if answer.status_code == 200:
+        return ""
+    return f"HTTP {answer.status_code}: {answer.text[:300]}"
 
 
 def fetch(

@@ -22,8 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import loadgen, machine
 from bench.apps.common import MODELS_DIR_ENV
 from bench.payloads import Payload
@@ -31,7 +29,7 @@ from bench.peers import check, venvs
 from bench.peers.report import update_benchmarks_md, write_report
 from bench.peers.systems import PEERS, BodyKind, Peer, answer, payload
 from bench.run import log, write_json
-from bench.servers import REPO, ServerSpec, free_port, running, service_spec
+from bench.servers import RunningServer, ServerSpec, log_tail, running, service_spec
 
 TOKEN_ENV = "BENCH_PEER_TOKEN"  # every process of one peer server inherits it
 SERVICE_BODIES: tuple[BodyKind, ...] = ("native-json", "v2-json")
@@ -190,70 +188,36 @@ def stop_peer(process: subprocess.Popen[bytes], token: str, grace_s: float) -> l
     return [f"{pid} {cmd}" for pid, cmd in left]
 
 
-def wait_ready(
-    url: str, ready: Payload, process: subprocess.Popen[bytes], timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    with httpx.Client(timeout=30.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"exited with {process.returncode} before answering")
-            try:
-                got = client.post(
-                    url + ready.path,
-                    content=ready.body,
-                    headers={"content-type": ready.content_type},
-                )
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            else:
-                if got.status_code == 200:
-                    return
-                last = f"HTTP {got.status_code}: {got.text[:300]}"
-            time.sleep(0.5)
-    raise RuntimeError(f"not ready after {timeout_s:.0f} s ({last})")
-
-
-@dataclass
-class StartedPeer:
-    url: str
-    token: str
-    left_behind: list[str]
+def peer_spec(
+    peer: Peer, python: Path, model: str, env: Mapping[str, str], token: str
+) -> ServerSpec:
+    """The peer serving `model`, its processes carrying `token`, stopped by `stop_peer`."""
+    return ServerSpec(
+        f"{peer.name} ({model})",
+        peer.command(python, model),
+        {**env, TOKEN_ENV: token},
+        startup_timeout_s=peer.startup_timeout_s,
+        log_name=f"peer-{peer.name}-{model}.log",
+        stop=partial(stop_peer, token=token, grace_s=peer.stop_grace_s),
+    )
 
 
 @contextlib.contextmanager
 def peer_server(
-    peer: Peer, python: Path, model: str, env: Mapping[str, str], log_file: Path
-) -> Iterator[StartedPeer]:
-    port = free_port()
-    token = uuid.uuid4().hex
-    command = [*peer.command(python, model), "--host", "127.0.0.1", "--port", str(port)]
-    full_env = {**os.environ, **env, TOKEN_ENV: token, "PYTHONPATH": str(REPO)}
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("wb") as sink:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=full_env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    started = StartedPeer(f"http://127.0.0.1:{port}", token, [])
-    try:
-        wait_ready(
-            started.url,
-            payload(peer.body, model, peer.v2_text_shape),
-            process,
-            peer.startup_timeout_s,
-        )
-        yield started
-    except Exception as exc:
-        tail = log_file.read_text(encoding="utf-8", errors="replace")[-1500:]
-        raise RuntimeError(f"{peer.name} ({model}): {exc}; log tail:\n{tail}") from exc
-    finally:
-        started.left_behind = stop_peer(process, token, peer.stop_grace_s)
+    peer: Peer, python: Path, model: str, env: Mapping[str, str], log_dir: Path
+) -> Iterator[RunningServer]:
+    """The peer, running; a failure while it runs is raised with the tail of its log."""
+    spec = peer_spec(peer, python, model, env, uuid.uuid4().hex)
+    with running(spec, payload(peer.body, model, peer.v2_text_shape), log_dir) as server:
+        try:
+            yield server
+        except Exception as exc:
+            tail = log_tail(server.log, 1500)
+            raise RuntimeError(f"{spec.name}: {exc}; log tail:\n{tail}") from exc
+
+
+def server_token(server: RunningServer) -> str:
+    return server.spec.env[TOKEN_ENV]
 
 
 def versions_in_log(peer: Peer, log_file: Path) -> dict[str, str]:
@@ -389,10 +353,9 @@ class PeerRun:
                         {"model": model, "body": peer.body, **p} for p in points
                     ]
                 t0 = time.monotonic()
-                log_file = self.logs / f"peer-{peer.name}-{model}.log"
-                with peer_server(peer, python, model, env, log_file) as server:
+                with peer_server(peer, python, model, env, self.logs) as server:
                     entry.setdefault("startup_s", {})[model] = round(time.monotonic() - t0, 1)
-                    entry["versions"].update(versions_in_log(peer, log_file))
+                    entry["versions"].update(versions_in_log(peer, server.log))
                     entry["answer_check"][model] = check.check_answers(
                         server.url,
                         peer.body,
@@ -402,7 +365,7 @@ class PeerRun:
                         peer.v2_text_shape,
                     )
                     body = payload(peer.body, model, peer.v2_text_shape)
-                    tokened = partial(token_pids, server.token)
+                    tokened = partial(token_pids, server_token(server))
                     warmup_s = max(o.warmup_s, peer.warmup_s)
                     points = self._rounds(server.url, body, warmup_s, tokened)
                     entry["points"] += [{"model": model, "body": peer.body, **p} for p in points]

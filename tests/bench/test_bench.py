@@ -17,6 +17,7 @@ import pytest
 from bench import loadgen, report, targets
 from bench.apps.common import load_card
 from bench.payloads import forecast_payload, sentiment_payload
+from bench.servers import ServerError, ServerSpec, running
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ("forecast", "sentiment")
@@ -35,6 +36,18 @@ def test_payloads_are_the_documented_requests() -> None:
     assert len(body["series"]) == 1 and len(body["series"][0]) == 50
     text = json.loads(sentiment_payload().body)["texts"][0]
     assert 200 <= len(text.split()) <= 260
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    script = "import sys; print('no model here'); sys.exit(3)"
+    spec = ServerSpec("broken", [sys.executable, "-c", script], {})
+    with (
+        pytest.raises(ServerError, match=r"broken did not become ready \(exited with 3 before"),
+        running(spec, forecast_payload(), tmp_path),
+    ):
+        pass
+    [log] = tmp_path.glob("broken-*.log")
+    assert "no model here" in log.read_text(encoding="utf-8")
 
 
 def test_wrk_result_line_is_parsed() -> None:

@@ -24,11 +24,13 @@ from bench.peers.run import (
     cpu_shares,
     group_pids,
     own_shares,
+    peer_server,
     process_ticks,
+    server_token,
     stop_peer,
     token_processes,
 )
-from bench.peers.systems import PEERS, TOLERANCE, answer, body, payload
+from bench.peers.systems import PEERS, TOLERANCE, Peer, answer, body, payload
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"
@@ -165,6 +167,42 @@ def test_stop_kills_what_escaped_the_process_group() -> None:
     assert len(token_processes(token)) == 2
     left = stop_peer(process, token, grace_s=0.5)
     assert len(left) == 1 and "time.sleep(60)" in left[0]
+    time.sleep(0.2)
+    assert token_processes(token) == []
+
+
+# A server that answers every POST of JSON with 200 and leaves a child outside its group.
+SCRIPT_SERVER = """
+import http.server, subprocess, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        json = self.headers["content-type"] == "application/json"
+        self.send_response(200 if json else 415)
+        self.send_header("content-length", "0")
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+class ScriptPeer(Peer):
+    def command(self, python: Path, model: str) -> list[str]:
+        return [str(python), "-c", SCRIPT_SERVER]
+
+
+def test_a_peer_server_is_started_reported_and_stopped_with_what_it_left(tmp_path: Path) -> None:
+    peer = ScriptPeer("fake", "Fake", (), (), "native-json", "", "", stop_grace_s=2.0)
+    with (
+        pytest.raises(RuntimeError, match=r"^fake \(forecast\): boom; log tail:"),
+        peer_server(peer, Path(sys.executable), "forecast", {}, tmp_path) as server,
+    ):
+        assert server.log == tmp_path / "peer-fake-forecast.log"
+        token = server_token(server)
+        assert len(token_processes(token)) == 2
+        raise ValueError("boom")
+    assert len(server.left_behind) == 1 and "time.sleep(60)" in server.left_behind[0]
     time.sleep(0.2)
     assert token_processes(token) == []
 

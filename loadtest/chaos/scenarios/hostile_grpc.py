@@ -7,9 +7,12 @@ spreads connections over the workers' listening sockets).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -25,7 +28,7 @@ from loadtest.chaos.load import (
 )
 from loadtest.chaos.report import ScenarioReport
 from loadtest.chaos.zoo import zoo
-from loadtest.process import running_service
+from loadtest.process import Service, running_service
 from service.v2.proto import grpc_predict_v2_pb2 as pb
 from service.v2.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 
@@ -56,6 +59,43 @@ def _pool() -> ProcessPoolExecutor:
     return pool
 
 
+def _service(workdir: Path, flags: Sequence[str]) -> contextlib.AbstractContextManager[Service]:
+    """The service on the zoo's models with the gRPC port on, logging under `workdir`."""
+    return running_service(zoo(workdir / "models"), *flags, logs=workdir / "logs", grpc=True)
+
+
+@dataclass
+class _Loads:
+    """gRPC and HTTP clients loading the service; judged on what they saw during the attack."""
+
+    grpc: GrpcLoad
+    http: Load
+    start: float = 0.0
+    end: float = 0.0
+
+    @contextlib.contextmanager
+    def attack(self, settle_s: float) -> Iterator[None]:
+        """The attack, `settle_s` after the loads (and attackers) have started."""
+        time.sleep(settle_s)
+        self.start = time.monotonic()
+        yield
+        self.end = time.monotonic()
+
+    def meanwhile(self, report: ScenarioReport) -> tuple[LoadResult, LoadResult]:
+        """Records what the gRPC and the HTTP clients saw during the attack, and returns it."""
+        grpc_seen = self.grpc.result.between(self.start, self.end)
+        http_seen = self.http.result.between(self.start, self.end)
+        report.record("gRPC clients meanwhile", grpc_seen)
+        report.record("HTTP clients meanwhile", http_seen)
+        return grpc_seen, http_seen
+
+
+@contextlib.contextmanager
+def _loads(service: Service) -> Iterator[_Loads]:
+    with GrpcLoad(service.grpc_target) as grpc_load, Load(service.url, threads=2) as http_load:
+        yield _Loads(grpc_load, http_load)
+
+
 def _answered_quickly(report: ScenarioReport, label: str, result: LoadResult) -> None:
     report.expect(f"{label}: none failed", result.failed == 0, result.by_status)
     report.expect(
@@ -81,31 +121,24 @@ def idle_grpc_connections(workdir: Path) -> ScenarioReport:
     report = ScenarioReport(
         f"{idle} idle HTTP/2 + {silent} silent TCP connections on the gRPC port, cap {cap}"
     )
-    models = zoo(workdir / "models")
     flags = (
         "--workers", "1",
         "--grpc-max-connection-idle-s", str(idle_s),
         "--grpc-handshake-timeout-s", str(handshake_s),
         "--grpc-max-connections", str(cap),
     )  # fmt: skip
-    with (
-        running_service(models, *flags, logs=workdir / "logs", grpc=True) as service,
-        GrpcLoad(service.grpc_target) as grpc_load,
-        Load(service.url, threads=2) as http_load,
-        _pool() as pool,
-    ):
-        time.sleep(2)
-        start = time.monotonic()
-        # The silent ones first, so that the cap refuses HTTP/2 ones only.
-        attacks: dict[str, Future[list[Closing]]] = {}
-        attacks["silent TCP"] = pool.submit(hold_many, service.grpc_port, silent, False, 0, 15.0)
-        time.sleep(0.5)
-        attacks["HTTP/2 idle"] = pool.submit(hold_many, service.grpc_port, idle, True, 0, 15.0)
-        results = {name: future.result(timeout=60) for name, future in attacks.items()}
-        end = time.monotonic()
+    with _service(workdir, flags) as service, _loads(service) as loads, _pool() as pool:
+        with loads.attack(settle_s=2):
+            # The silent ones first, so that the cap refuses HTTP/2 ones only.
+            attacks: dict[str, Future[list[Closing]]] = {}
+            attacks["silent TCP"] = pool.submit(
+                hold_many, service.grpc_port, silent, False, 0, 15.0
+            )
+            time.sleep(0.5)
+            attacks["HTTP/2 idle"] = pool.submit(hold_many, service.grpc_port, idle, True, 0, 15.0)
+            results = {name: future.result(timeout=60) for name, future in attacks.items()}
         fresh = asyncio.run(_one_call(service.grpc_target))
-    grpc_seen = report.record("gRPC clients meanwhile", grpc_load.result.between(start, end))
-    http_seen = report.record("HTTP clients meanwhile", http_load.result.between(start, end))
+    grpc_seen, http_seen = loads.meanwhile(report)
     everyone = results["HTTP/2 idle"] + results["silent TCP"]
     refused = [c for c in everyone if c.refused]
     for name, closings in results.items():
@@ -163,26 +196,17 @@ def grpc_call_flood(workdir: Path) -> ScenarioReport:
         f"gRPC flood: {connections} connections x {calls} calls at once, "
         f"cap {rpcs} calls per worker, {streams} per connection"
     )
-    models = zoo(workdir / "models")
     flags = (
         "--workers", "1",
         "--grpc-max-concurrent-rpcs", str(rpcs),
         "--grpc-max-streams-per-connection", str(streams),
     )  # fmt: skip
-    with (
-        running_service(models, *flags, logs=workdir / "logs", grpc=True) as service,
-        GrpcLoad(service.grpc_target) as grpc_load,
-        Load(service.url, threads=2) as http_load,
-        _pool() as pool,
-    ):
-        time.sleep(2)
-        start = time.monotonic()
-        codes = pool.submit(flood, service.grpc_target, connections, calls, 5.0).result(60)
-        end = time.monotonic()
+    with _service(workdir, flags) as service, _loads(service) as loads, _pool() as pool:
+        with loads.attack(settle_s=2):
+            codes = pool.submit(flood, service.grpc_target, connections, calls, 5.0).result(60)
         time.sleep(1)
-        after = grpc_load.result.between(end + 0.2, time.monotonic())
-    grpc_seen = report.record("gRPC clients meanwhile", grpc_load.result.between(start, end))
-    http_seen = report.record("HTTP clients meanwhile", http_load.result.between(start, end))
+        after = loads.grpc.result.between(loads.end + 0.2, time.monotonic())
+    grpc_seen, http_seen = loads.meanwhile(report)
     report.record("gRPC clients afterwards", after)
     report.note(f"flood: {sum(codes.values())} calls, codes {codes}")
     report.expect(
@@ -217,7 +241,6 @@ def held_grpc_calls(workdir: Path) -> ScenarioReport:
         f"gRPC calls that never send their message: cap {rpcs} per worker, {streams} per "
         f"connection, connection age {age_s:g} s + {grace_s:g} s grace"
     )
-    models = zoo(workdir / "models")
     flags = (
         "--workers", "1",
         "--grpc-max-concurrent-rpcs", str(rpcs),
@@ -226,7 +249,7 @@ def held_grpc_calls(workdir: Path) -> ScenarioReport:
         "--grpc-max-connection-age-grace-s", str(grace_s),
     )  # fmt: skip
     with (
-        running_service(models, *flags, logs=workdir / "logs", grpc=True) as service,
+        _service(workdir, flags) as service,
         GrpcLoad(service.grpc_target) as grpc_load,
         _pool() as pool,
     ):
@@ -274,25 +297,17 @@ def oversized_grpc_messages(workdir: Path) -> ScenarioReport:
     report = ScenarioReport(
         f"oversized gRPC messages: requests above {limit:,} bytes, answers above {send_limit:,}"
     )
-    models = zoo(workdir / "models")
     flags = (
         "--workers", "2",
         "--max-body-bytes", str(limit),
         "--grpc-max-send-message-bytes", str(send_limit),
         "--max-series-length", "100000000",
     )  # fmt: skip
-    with (
-        running_service(models, *flags, logs=workdir / "logs", grpc=True) as service,
-        GrpcLoad(service.grpc_target) as grpc_load,
-        Load(service.url, threads=2) as http_load,
-    ):
-        time.sleep(1)
-        start = time.monotonic()
-        outcomes = asyncio.run(_oversized_calls(service.grpc_target, limit))
-        end = time.monotonic()
+    with _service(workdir, flags) as service, _loads(service) as loads:
+        with loads.attack(settle_s=1):
+            outcomes = asyncio.run(_oversized_calls(service.grpc_target, limit))
         alive = service.process.poll() is None
-    grpc_seen = report.record("gRPC clients meanwhile", grpc_load.result.between(start, end))
-    http_seen = report.record("HTTP clients meanwhile", http_load.result.between(start, end))
+    grpc_seen, http_seen = loads.meanwhile(report)
     for name, (code, seconds) in outcomes.items():
         report.note(f"{name}: {code} in {seconds:.3f} s")
     for name in ("request 1 byte over", "request of 64 MB"):
