@@ -53,8 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         help="a setting of this checkout's service only, e.g. RNN_SERVE_GRPC_PORT=0 "
         "(with --ref HEAD: the cost of one setting)",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of both services, e.g. RNN_SERVE_MAX_REQUESTS_PER_CONNECTION=0",
+    )
     args = parser.parse_args(argv)
     this_env = dict(item.split("=", 1) for item in args.this_env)
+    both_env = dict(item.split("=", 1) for item in args.env)
     wrk = ensure_wrk()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
     rates: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p99_ms: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
     with ExitStack() as stack:
         roots = {"this": REPO, "ref": _worktree(args.ref, stack)}
-        env = {"RNN_SERVE_ACCESS_LOG": "true"}
+        env = {"RNN_SERVE_ACCESS_LOG": "true", **both_env}
         for round_index in range(args.rounds):
             # Fresh services every round, started and measured in alternating order: measured
             # with one pair started once, the same code came out up to 14% apart depending
