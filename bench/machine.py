@@ -59,6 +59,26 @@ def _wrk_version(wrk: str | None) -> str | None:
     return text[0].split(" Copyright")[0] if text else None
 
 
+def cpu_ticks(stat: Path = Path("/proc/stat")) -> list[int]:
+    """The machine's CPU time so far, in ticks: user, nice, system, idle, iowait, irq,
+    softirq, steal (empty where /proc/stat is missing)."""
+    try:
+        first = stat.read_text(encoding="utf-8").splitlines()[0].split()
+    except (OSError, IndexError):
+        return []
+    return [int(value) for value in first[1:9]]
+
+
+def steal_percent(before: list[int], after: list[int]) -> float | None:
+    """The share of the machine's time between two `cpu_ticks` that the hypervisor gave to
+    other guests: CPU the run wanted and did not get, which no local measure shows."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = [later - earlier for earlier, later in zip(before, after, strict=True)]
+    total = sum(spent)
+    return round(100 * spent[7] / total, 1) if total else None
+
+
 def describe(wrk: str | None) -> dict[str, Any]:
     return {
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),

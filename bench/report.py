@@ -161,6 +161,8 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"- load average (1, 5, 15 min) at start: "
         f"{', '.join(str(x) for x in m['load_average_at_start'])}; at end: "
         f"{', '.join(str(x) for x in m.get('load_average_at_end', []))}",
+        f"- hypervisor steal during the run: {_num(m.get('steal_percent'))}% of the machine's "
+        "CPU time (given to other guests; wall-clock figures suffer, CPU per request less)",
         f"- load generator: {m['wrk']} (1 thread, Lua POST script), on the same machine; "
         "gRPC: h2load (nghttp2-client), 1 thread, one call in flight per connection",
         f"- packages: {packages}",

@@ -300,7 +300,7 @@ class Run:
         self.results[section].append(entry)
 
     def all(self, on_part: Callable[[], None] | None = None) -> dict[str, Any]:
-        started = time.monotonic()
+        started, ticks_at_start = time.monotonic(), machine.cpu_ticks()
         steps: list[tuple[str, Callable[[], None]]] = []
         if "service" in self.config.apps:
             steps.append(("service", self.service))
@@ -320,6 +320,9 @@ class Run:
                 on_part()
         self.results["duration_s"] = round(time.monotonic() - started, 1)
         self.results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        self.results["machine"]["steal_percent"] = machine.steal_percent(
+            ticks_at_start, machine.cpu_ticks()
+        )
         return self.results
 
 

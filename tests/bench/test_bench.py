@@ -199,3 +199,17 @@ def test_quick_run_of_every_app(tmp_path: Path, bench_lock: None) -> None:
     assert {r["model"] for r in results["inprocess"]} == {"forecast", "sentiment"}
     assert results["selection"] and not results["failures"]
     assert (out / "results.md").exists() and (out / "throughput.png").exists()
+
+
+def test_steal_is_the_share_of_the_stolen_ticks(tmp_path: Path) -> None:
+    from bench import machine
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 50 800 0 0 0 50 0 0\ncpu0 1 2 3\n", encoding="utf-8")
+    before = machine.cpu_ticks(stat)
+    assert before == [100, 0, 50, 800, 0, 0, 0, 50]
+    stat.write_text("cpu  160 0 70 900 0 0 0 70 0 0\n", encoding="utf-8")
+    # 200 ticks passed, 20 of them stolen
+    assert machine.steal_percent(before, machine.cpu_ticks(stat)) == 10.0
+    assert machine.steal_percent([], before) is None
+    assert machine.cpu_ticks(tmp_path / "missing") == []
