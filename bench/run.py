@@ -140,18 +140,19 @@ class Run:
             for model, body in self.payloads.items():
                 v2_loads = self._checked_v2_loads(server, model, grpc_port) if cfg.v2 else {}
                 for connections in cfg.connections:
-                    # Rounds alternate native and V2 points, so that a change in the machine's
-                    # other load hits both alike (the V2 / native target takes the median);
-                    # only the target's concurrency has more than one.
+                    # Rounds interleave native and V2 points, in an order reversed every
+                    # round, so that a drift in the machine's other load hits both alike (the
+                    # V2 / native target takes the median); only the target's concurrency has
+                    # more than one.
                     rounds = cfg.v2_rounds if connections == TARGET_CONNECTIONS else 1
                     for round_ in range(rounds if v2_loads else 1):
-                        for protocol, load in v2_loads.items():
-                            result = load(connections)
-                            self._record(
-                                "http", f"service-{protocol}", model, result, round_=round_
-                            )
-                        result = self._native_point(server, model, body, connections, round_)
-                        self._record("http", "service", model, result, round_=round_)
+                        native = partial(self._native_point, server, model, body, round_=round_)
+                        points: list[tuple[str, Callable[[int], loadgen.LoadResult]]] = [
+                            *((f"service-{name}", load) for name, load in v2_loads.items()),
+                            ("service", native),
+                        ]
+                        for app, load in points[:: -1 if round_ % 2 else 1]:
+                            self._record("http", app, model, load(connections), round_=round_)
 
     def _native_point(
         self, server: RunningServer, model: str, body: Payload, connections: int, round_: int
