@@ -10,13 +10,12 @@ each while no request comes).
 
 # No `from __future__ import annotations`: LitServe reads decode_request's annotation at run
 # time as the endpoint's parameter type; unannotated, the endpoint reads the JSON body.
-import argparse
 from typing import Any
 
 import litserve as ls
 import numpy as np
 
-from bench.peers.model import Classifier, Forecaster
+from bench.peers.model import Classifier, Forecaster, app_arguments
 
 API_SERVERS = 2
 WORKERS = 2
@@ -65,11 +64,7 @@ class SentimentAPI(ls.LitAPI):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=("forecast", "sentiment"), required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
+    args = app_arguments()
     api_class = ForecastAPI if args.model == "forecast" else SentimentAPI
     api = api_class(
         max_batch_size=MAX_BATCH, batch_timeout=BATCH_TIMEOUT_S, api_path=f"/{args.model}"

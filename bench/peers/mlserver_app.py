@@ -9,7 +9,6 @@ repository and runs `mlserver start` on it. Its gRPC and metrics ports are free 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -21,7 +20,7 @@ from mlserver import MLModel
 from mlserver.codecs import NumpyCodec, StringCodec
 from mlserver.types import InferenceRequest, InferenceResponse
 
-from bench.peers.model import Classifier, Forecaster
+from bench.peers.model import Classifier, Forecaster, app_arguments
 
 WORKERS = 2
 MAX_BATCH = 32
@@ -87,11 +86,7 @@ def write_repository(root: Path, model: str, host: str, port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=tuple(RUNTIMES), required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
+    args = app_arguments()
     root = Path(tempfile.mkdtemp(prefix="bench-mlserver-"))
     write_repository(root, args.model, args.host, args.port)
     mlserver = Path(sys.executable).with_name("mlserver")

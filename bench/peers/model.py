@@ -6,6 +6,7 @@ needs only numpy, onnxruntime and pydantic (for the card).
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,3 +79,12 @@ def as_texts(values: Sequence[object]) -> list[str]:
             value = value.reshape(-1)[0]
         texts.append(value.decode("utf-8") if isinstance(value, bytes) else str(value))
     return texts
+
+
+def app_arguments() -> argparse.Namespace:
+    """The command line the harness starts every peer app with: the model, host and port."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=("forecast", "sentiment"), required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    return parser.parse_args()

@@ -8,7 +8,6 @@ Run inside the PyTriton virtualenv: `python -m bench.peers.pytriton_app --model 
 
 from __future__ import annotations
 
-import argparse
 import socket
 from typing import Any
 
@@ -17,7 +16,7 @@ from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 from pytriton.triton import Triton, TritonConfig
 
-from bench.peers.model import Classifier, Forecaster
+from bench.peers.model import Classifier, Forecaster, app_arguments
 
 MAX_BATCH = 32
 INSTANCES = 2
@@ -51,11 +50,7 @@ def _sentiment_callable() -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=("forecast", "sentiment"), required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
+    args = app_arguments()
     config = TritonConfig(
         http_address=args.host,
         http_port=args.port,

@@ -11,7 +11,6 @@ this process group. Bodies are the service's native JSON: `{"series": [[...]]}` 
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import threading
@@ -22,7 +21,7 @@ import ray
 from ray import serve
 from starlette.requests import Request
 
-from bench.peers.model import Classifier, Forecaster
+from bench.peers.model import Classifier, Forecaster, app_arguments
 
 REPLICAS = 2
 MAX_BATCH = 32
@@ -65,11 +64,7 @@ class SentimentDeployment:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=("forecast", "sentiment"), required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
+    args = app_arguments()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     stop = threading.Event()

@@ -130,11 +130,12 @@ class ForecastCodec(Codec):
                 rows.append(row)
                 states.append(state)
                 if len(scaled) < len(values):  # the range that matters is the window's
-                    warns = self._warns(
-                        len(values), scaled.min(axis=0).tolist(), scaled.max(axis=0).tolist()
-                    )
+                    low, high = scaled.min(axis=0).tolist(), scaled.max(axis=0).tolist()
+                    warns = self._warns(len(values), low, high, self._warn_low, self._warn_high)
                 else:
-                    warns = self._warns_raw(len(values), raw_low, raw_high)
+                    warns = self._warns(
+                        len(values), raw_low, raw_high, self._raw_warn_low, self._raw_warn_high
+                    )
                 if warns:
                     warnings += self._warnings(index, len(values), scaled)
                 continue
@@ -158,7 +159,7 @@ class ForecastCodec(Codec):
                 continue
             rows.append(scaled.astype(np.float32))
             states.append(state)
-            if self._warns(len(values), low, high):
+            if self._warns(len(values), low, high, self._warn_low, self._warn_high):
                 warnings += self._warnings(index, len(values), scaled)
         timestamps = self._timestamps(query, horizon, problems)
         problems.raise_if_any()
@@ -167,20 +168,21 @@ class ForecastCodec(Codec):
             metrics.forecast_warned(self.card.name, self.card.version, kind)
         return Prepared(rows, _Context(horizon, states, warnings, query.quantiles, timestamps))
 
-    def _warns_raw(self, length: int, low: list[float], high: list[float]) -> bool:
-        """`_warns` from the raw per-feature range (global scalers only)."""
+    def _warns(
+        self,
+        length: int,
+        low: list[float],
+        high: list[float],
+        low_ok: list[float],
+        high_ok: list[float],
+    ) -> bool:
+        """Cheap test on the hot path: whether `_warnings` has anything to say, from the
+        per-feature range and the bounds in the same units (scaled, or raw for global
+        scalers)."""
         window = self.spec.window
         if window is not None and length < window:
             return True
-        bounds = zip(low, high, self._raw_warn_low, self._raw_warn_high, strict=True)
-        return any(lo < lo_ok or hi > hi_ok for lo, hi, lo_ok, hi_ok in bounds)
-
-    def _warns(self, length: int, low: list[float], high: list[float]) -> bool:
-        """Cheap test on the hot path: whether `_warnings` has anything to say."""
-        window = self.spec.window
-        if window is not None and length < window:
-            return True
-        bounds = zip(low, high, self._warn_low, self._warn_high, strict=True)
+        bounds = zip(low, high, low_ok, high_ok, strict=True)
         return any(lo < lo_ok or hi > hi_ok for lo, hi, lo_ok, hi_ok in bounds)
 
     def _warnings(self, index: int, length: int, scaled: np.ndarray) -> list[str]:
