@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
-from bench.loadgen import ensure_wrk, run_wrk, with_cpu
+from bench.loadgen import LoadResult, ensure_wrk, run_wrk, with_cpu
 from bench.payloads import MODELS, payload
 from bench.servers import REPO, running, service_spec
 
@@ -65,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     both_env = dict(item.split("=", 1) for item in args.env)
     wrk = ensure_wrk()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
-    rates: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
-    cpu_us: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
-    p99_ms: dict[str, dict[str, list[float]]] = {m: {"this": [], "ref": []} for m in MODELS}
+    runs: dict[str, dict[str, list[LoadResult]]] = {m: {"this": [], "ref": []} for m in MODELS}
     with ExitStack() as stack:
         roots = {"this": REPO, "ref": _worktree(args.ref, stack)}
         env = {"RNN_SERVE_ACCESS_LOG": "true", **both_env}
@@ -96,23 +94,22 @@ def main(argv: list[str] | None = None) -> int:
                             partial(run_wrk, wrk, server.url, body, args.connections, args.seconds),
                         )
                         assert not result.errors, f"{side}: {result.error_detail}"
-                        rates[model][side].append(result.throughput)
-                        cpu_us[model][side].append(result.cpu_us_per_request or 0.0)
-                        p99_ms[model][side].append(result.p99_ms)
+                        runs[model][side].append(result)
     for model in MODELS:
-        this, ref = (statistics.median(rates[model][n]) for n in ("this", "ref"))
-        this_cpu, ref_cpu = (statistics.median(cpu_us[model][n]) for n in ("this", "ref"))
-        this_p99, ref_p99 = (statistics.median(p99_ms[model][n]) for n in ("this", "ref"))
-        print(
-            f"{model}@{args.connections}: this {this:,.0f} req/s, {args.ref} {ref:,.0f} req/s, "
-            f"ratio {this / ref:.3f} (rounds: this {rates[model]['this']}, "
-            f"ref {rates[model]['ref']})\n"
-            f"  CPU per request: this {this_cpu:.0f} us, {args.ref} {ref_cpu:.0f} us, "
-            f"ratio {this_cpu / ref_cpu:.3f} (rounds: this {cpu_us[model]['this']}, "
-            f"ref {cpu_us[model]['ref']})\n"
-            f"  p99 latency: this {this_p99:.1f} ms, {args.ref} {ref_p99:.1f} ms "
-            f"(rounds: this {p99_ms[model]['this']}, ref {p99_ms[model]['ref']})"
-        )
+        print(f"{model}@{args.connections}:")
+        for label, unit, figure in (
+            ("throughput", "req/s", lambda r: r.throughput),
+            ("CPU per request", "us", lambda r: r.cpu_us_per_request or 0.0),
+            ("p99 latency", "ms", lambda r: r.p99_ms),
+        ):
+            rounds = {
+                side: [round(figure(r), 1) for r in runs[model][side]] for side in runs[model]
+            }
+            this, ref = (statistics.median(rounds[side]) for side in ("this", "ref"))
+            print(
+                f"  {label}: this {this:,.1f} {unit}, {args.ref} {ref:,.1f} {unit}, "
+                f"ratio {this / ref:.3f} (rounds: this {rounds['this']}, ref {rounds['ref']})"
+            )
     return 0
 
 
