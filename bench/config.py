@@ -33,7 +33,7 @@ class BenchConfig:
     selection_threads: tuple[int, ...] = (1, 2)
     service_env: dict[str, str] = field(default_factory=dict)  # extra RNN_SERVE_* settings
     v2: bool = True  # the service over the Open Inference Protocol too (HTTP JSON, binary, gRPC)
-    v2_rounds: int = 3  # native and V2 points alternated this many times at the target's clients
+    v2_rounds: int = 5  # native and V2 points alternated this many times at the target's clients
     quick: bool = False
 
     def to_dict(self) -> dict[str, Any]:
