@@ -17,12 +17,32 @@ import statistics
 import subprocess
 import tempfile
 from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from bench import batching
 from bench.loadgen import LoadResult, ensure_wrk, run_wrk, with_cpu
-from bench.payloads import MODELS, payload
-from bench.servers import REPO, running, service_spec
+from bench.payloads import MODELS, Payload, payload
+from bench.servers import REPO, RunningServer, running, service_spec
+
+
+@dataclass(frozen=True)
+class Measured:
+    load: LoadResult
+    batch_rows: float  # rows per onnxruntime run over the round, both workers
+
+
+def _measure(
+    server: RunningServer, body: Payload, wrk: str, connections: int, seconds: float, workers: int
+) -> Measured:
+    """One round of one side: wrk's result, the CPU time and the batcher's average batch."""
+    before = batching.read_counters(server.url, body.model, workers)
+    result = with_cpu(
+        server.process.pid, partial(run_wrk, wrk, server.url, body, connections, seconds)
+    )
+    after = batching.read_counters(server.url, body.model, workers)
+    return Measured(result, after.minus(before).average_batch_rows)
 
 
 def _worktree(ref: str, stack: ExitStack) -> Path:
@@ -65,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     both_env = dict(item.split("=", 1) for item in args.env)
     wrk = ensure_wrk()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
-    runs: dict[str, dict[str, list[LoadResult]]] = {m: {"this": [], "ref": []} for m in MODELS}
+    runs: dict[str, dict[str, list[Measured]]] = {m: {"this": [], "ref": []} for m in MODELS}
     with ExitStack() as stack:
         roots = {"this": REPO, "ref": _worktree(args.ref, stack)}
         env = {"RNN_SERVE_ACCESS_LOG": "true", **both_env}
@@ -88,19 +108,18 @@ def main(argv: list[str] | None = None) -> int:
                     for side in order:
                         run_wrk(wrk, servers[side].url, body, args.connections, 2.0)  # warm-up
                     for side in order:
-                        server = servers[side]
-                        result = with_cpu(
-                            server.process.pid,
-                            partial(run_wrk, wrk, server.url, body, args.connections, args.seconds),
+                        measured = _measure(
+                            servers[side], body, wrk, args.connections, args.seconds, args.workers
                         )
-                        assert not result.errors, f"{side}: {result.error_detail}"
-                        runs[model][side].append(result)
+                        assert not measured.load.errors, f"{side}: {measured.load.error_detail}"
+                        runs[model][side].append(measured)
     for model in MODELS:
         print(f"{model}@{args.connections}:")
         for label, unit, figure in (
-            ("throughput", "req/s", lambda r: r.throughput),
-            ("CPU per request", "us", lambda r: r.cpu_us_per_request or 0.0),
-            ("p99 latency", "ms", lambda r: r.p99_ms),
+            ("throughput", "req/s", lambda m: m.load.throughput),
+            ("CPU per request", "us", lambda m: m.load.cpu_us_per_request or 0.0),
+            ("p99 latency", "ms", lambda m: m.load.p99_ms),
+            ("rows per batch", "", lambda m: m.batch_rows),
         ):
             rounds = {
                 side: [round(figure(r), 1) for r in runs[model][side]] for side in runs[model]
