@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             ("throughput", "req/s", lambda m: m.load.throughput),
             ("CPU per request", "us", lambda m: m.load.cpu_us_per_request or 0.0),
             ("p99 latency", "ms", lambda m: m.load.p99_ms),
-            ("rows per batch", "", lambda m: m.batch_rows),
+            ("rows per batch", "rows", lambda m: m.batch_rows),
         ):
             rounds = {
                 side: [round(figure(r), 1) for r in runs[model][side]] for side in runs[model]
