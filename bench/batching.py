@@ -7,12 +7,14 @@ their process), and sums them: the difference of two such sums brackets one load
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 COUNTERS = ("batches", "requests", "rows")
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -75,3 +77,12 @@ def read_counters(url: str, model: str, workers: int, attempts: int = 60) -> Cou
         rows=sum(c["rows"] for c in seen.values()),
         workers_seen=len(seen),
     )
+
+
+def around(
+    url: str, model: str, workers: int, load: Callable[[], _Result]
+) -> tuple[_Result, BatchingResult]:
+    """`load`'s result and what the batchers did while it ran (counters read before and after)."""
+    before = read_counters(url, model, workers)
+    result = load()
+    return result, read_counters(url, model, workers).minus(before)

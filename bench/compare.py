@@ -37,12 +37,11 @@ def _measure(
     server: RunningServer, body: Payload, wrk: str, connections: int, seconds: float, workers: int
 ) -> Measured:
     """One round of one side: wrk's result, the CPU time and the batcher's average batch."""
-    before = batching.read_counters(server.url, body.model, workers)
-    result = with_cpu(
-        server.process.pid, partial(run_wrk, wrk, server.url, body, connections, seconds)
+    load = partial(run_wrk, wrk, server.url, body, connections, seconds)
+    result, batches = batching.around(
+        server.url, body.model, workers, partial(with_cpu, server.process.pid, load)
     )
-    after = batching.read_counters(server.url, body.model, workers)
-    return Measured(result, after.minus(before).average_batch_rows)
+    return Measured(result, batches.average_batch_rows)
 
 
 def _worktree(ref: str, stack: ExitStack) -> Path:

@@ -163,15 +163,18 @@ class Run:
             return self._load(server, body, connections)
         name = load_card(model, cfg.models_dir)[1].name
         self._warm(server, body, connections)
-        before = batching.read_counters(server.url, name, cfg.workers)
-        result = loadgen.with_cpu(
-            server.process.pid,
-            lambda: loadgen.run_wrk(
-                self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+        result, batches = batching.around(
+            server.url,
+            name,
+            cfg.workers,
+            lambda: loadgen.with_cpu(
+                server.process.pid,
+                lambda: loadgen.run_wrk(
+                    self.wrk, server.url, body, connections, cfg.duration_s, cfg.wrk_threads
+                ),
             ),
         )
-        after = batching.read_counters(server.url, name, cfg.workers)
-        self.results["batching"][model] = after.minus(before).to_dict()
+        self.results["batching"][model] = batches.to_dict()
         return result
 
     def _checked_v2_loads(
