@@ -46,6 +46,21 @@ class Scaler(_Strict):
         return self
 
 
+class Smoothing(_Strict):
+    """Parameters of the additive Holt-Winters base (see `contract.holt_winters`): level
+    `alpha`, trend `beta` (0: no trend), seasonal `gamma`, trend damping `phi`."""
+
+    alpha: float = Field(gt=0, le=1)
+    beta: float = Field(ge=0, le=1)
+    gamma: float = Field(ge=0, le=1)
+    phi: float = Field(gt=0, le=1)
+
+    @classmethod
+    def of(cls, values: tuple[float, float, float, float]) -> Smoothing:
+        alpha, beta, gamma, phi = values
+        return cls(alpha=alpha, beta=beta, gamma=gamma, phi=phi)
+
+
 class WindowNormalisation(_Strict):
     """Per-window normalisation, feature by feature, of the most recent `window` points.
 
@@ -56,7 +71,10 @@ class WindowNormalisation(_Strict):
     T^-1(level + scale * z). Base "seasonal_naive" repeats the window's last m points;
     "seasonal_mean" is the mean of the last m points plus the seasonal pattern averaged over
     every full season in the window (each season minus its own mean); "blend" is the mean of
-    those two (a forecast combination, steadier than either). With `drift`, the base
+    those two (a forecast combination, steadier than either); "holt_winters_blend" is the
+    mean of seasonal naive and additive Holt-Winters with the parameters `smoothing`, run
+    over the window (fitted once on the training windows, the same for every request).
+    With `drift`, the base
     also grows by the window's trend: slope
     = (mean of the last m points - mean of the first m) / (window - m) per step, and the
     forecast k seasons ahead (k = h // m + 1) adds k * m * slope.
@@ -65,8 +83,17 @@ class WindowNormalisation(_Strict):
     transform: Literal["none", "log"]
     level_points: int = Field(ge=1)
     base_season: int = Field(ge=0)
-    base: Literal["seasonal_naive", "seasonal_mean", "blend"] = "seasonal_naive"
+    base: Literal["seasonal_naive", "seasonal_mean", "blend", "holt_winters_blend"] = (
+        "seasonal_naive"
+    )
     drift: bool = False
+    smoothing: Smoothing | None = None  # required by (and only for) "holt_winters_blend"
+
+    @model_validator(mode="after")
+    def _smoothing_matches_base(self) -> WindowNormalisation:
+        if (self.base == "holt_winters_blend") != (self.smoothing is not None):
+            raise ValueError('"smoothing" is required with base "holt_winters_blend" only')
+        return self
 
 
 class ValueRange(_Strict):

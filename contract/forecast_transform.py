@@ -9,8 +9,8 @@ Two kinds of card:
   series, output * target scale + target mean;
 - per-window normalisation (`spec.normalisation`, see `contract.card.WindowNormalisation`):
   only the most recent `spec.window` points are used; each window gets its own level and scale
-  (optionally in log space) and the graph's output is a correction of the window's
-  seasonal-naive forecast.
+  (optionally in log space) and the graph's output is a correction of the window's base
+  forecast (seasonal naive, a seasonal mean, Holt-Winters or a blend: the card says which).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract import holt_winters
 from contract.card import ForecastSpec
 
 _LOG_MAX = 700.0  # exp() of more overflows float64
@@ -82,6 +83,8 @@ class ForecastTransform:
         self._season = norm.base_season if norm is not None else 0
         self._drift = norm is not None and norm.drift
         self._base_kind = norm.base if norm is not None else "seasonal_naive"
+        self._smoothing = norm.smoothing if norm is not None else None
+        self._kernels: dict[int, np.ndarray] = {}  # Holt-Winters map per window length
         if norm is not None and spec.window is None:
             raise ValueError("per-window normalisation needs the card's window")
         self.window = spec.window
@@ -179,7 +182,7 @@ class ForecastTransform:
         return z, batch
 
     def _base(self, z_targets: np.ndarray, length: int) -> np.ndarray:
-        """Seasonal-naive forecast of z: [n, horizon, targets] (zeros without a base)."""
+        """The card's base forecast of z: [n, horizon, targets] (zeros without a base)."""
         horizon = self.spec.horizon
         n, _, n_targets = z_targets.shape
         if self._season == 0:
@@ -188,7 +191,10 @@ class ForecastTransform:
         ahead = np.arange(horizon)
         base = z_targets[:, length - period + ahead % period]
         seasons = length // period
-        if self._base_kind != "seasonal_naive" and seasons >= 2 and period > 1:
+        if self._base_kind == "holt_winters_blend":
+            smoothed = np.einsum("hl,nlt->nht", self._kernel(length), z_targets)
+            base = 0.5 * (base + smoothed)
+        elif self._base_kind != "seasonal_naive" and seasons >= 2 and period > 1:
             recent = z_targets[:, length - seasons * period :]
             cycles = recent.reshape(n, seasons, period, n_targets)
             pattern = (cycles - cycles.mean(axis=2, keepdims=True)).mean(axis=1)
@@ -199,6 +205,14 @@ class ForecastTransform:
             slope = (last - first) / (length - period)  # [n, targets], per step
             base = base + (period * (ahead // period + 1))[None, :, None] * slope[:, None]
         return base
+
+    def _kernel(self, length: int) -> np.ndarray:
+        kernel = self._kernels.get(length)
+        if kernel is None:
+            assert self._smoothing is not None  # the card's validator ties it to the base
+            kernel = holt_winters.kernel(length, self._season, self.spec.horizon, self._smoothing)
+            self._kernels[length] = kernel
+        return kernel
 
     def from_graph_batch(self, output: np.ndarray, batch: WindowBatch) -> np.ndarray:
         """Graph output [n, horizon', targets] -> raw float64 for the windows of `batch`."""

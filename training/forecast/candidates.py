@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from contract.card import ForecastSpec, Scaler, WindowNormalisation
+from contract.card import ForecastSpec, Scaler, Smoothing, WindowNormalisation
 from contract.forecast_transform import ForecastTransform
 from training.forecast import models, samples
 from training.forecast.scoring import mae
@@ -58,6 +58,7 @@ def spec_for(setup: SeriesSetup, candidate: Candidate) -> ForecastSpec:
             base_season=base,
             base=candidate.base,
             drift=candidate.drift,
+            smoothing=Smoothing.of(candidate.smoothing) if candidate.smoothing else None,
         ),
     )
 

@@ -87,6 +87,8 @@ def plan(options: RealOptions) -> Plan:
         # Half seasonal naive, half seasonal mean. Seasonal naive alone is no candidate: the
         # quality gate asks for a validation MAE below its own.
         Candidate(window, units, first, base="blend"),
+        # Half seasonal naive, half Holt-Winters (parameters fitted on the training windows).
+        Candidate(window, units, first, base="holt_winters_blend"),
     ]
     if options.transform == "auto" and np.all(values[:train_end] > 0):
         candidates.append(Candidate(window, units, "none" if first == "log" else "log"))

@@ -12,14 +12,14 @@ shrunk ensemble has the lowest validation MAE is kept, merged into one model.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import keras
 import numpy as np
 
 from contract.card import ForecastSpec
 from contract.forecast_transform import ForecastTransform
-from training.forecast import ensemble, samples
+from training.forecast import ensemble, samples, smoothing
 from training.forecast.candidates import (
     Trained,
     base_mae,
@@ -111,6 +111,18 @@ def _combine(candidate: Candidate, members: list[Trained], seconds: float) -> Ch
     return Chosen(candidate, members, factor, merged, forecast, valid_mae, seconds)
 
 
+def _fitted(plan: Plan, candidate: Candidate, log: Log) -> Candidate:
+    if candidate.base != "holt_winters_blend" or candidate.smoothing is not None:
+        return candidate
+    begun = time.perf_counter()
+    fitted = smoothing.fit(plan.setup, candidate)
+    log(
+        f"[choose] Holt-Winters fitted on the training windows in "
+        f"{time.perf_counter() - begun:.1f} s: {fitted.describe()}"
+    )
+    return fitted
+
+
 def choose(
     plan: Plan, fit_config: FitConfig, budget_seconds: float, log: Log
 ) -> tuple[Chosen, list[dict[str, object]]]:
@@ -118,9 +130,10 @@ def choose(
     an ensemble of the best
     TRAINED_CANDIDATES within the budget, keep the one with the lowest shrunk validation MAE."""
     start = time.perf_counter()
-    common = max(c.window for c in plan.candidates)  # the origins every candidate can take
-    untrained = {c: base_mae(plan.setup, c, common) for c in plan.candidates}
-    ranked = sorted(plan.candidates, key=lambda c: untrained[c])
+    candidates = [_fitted(plan, c, log) for c in plan.candidates]
+    common = max(c.window for c in candidates)  # the origins every candidate can take
+    untrained = {c: base_mae(plan.setup, c, common) for c in candidates}
+    ranked = sorted(candidates, key=lambda c: untrained[c])
     for candidate in ranked:
         log(
             f"[choose] {candidate.describe()}: untrained MAE {untrained[candidate]:.4g} "
@@ -144,7 +157,7 @@ def choose(
     best = min(tried, key=lambda t: t.valid_mae)
     table = [
         {
-            **asdict(t.candidate),
+            **t.candidate.record(),
             "members": len(t.members),
             "member_valid_mae": [m.valid_mae for m in t.members],
             "epochs": [m.history.epochs_run for m in t.members],
