@@ -96,7 +96,7 @@ def test_season_detection_and_default_window() -> None:
         (["--season", "x"], "--season takes whole numbers"),
         (["--fill", "interpolate", "--time-column", "nope"], "unknown column(s) nope"),
         (["--transform", "log"], "--transform log needs values above 0"),
-        (["--horizon", "40"], "too short to split"),
+        (["--horizon", "40"], "too short for a training part"),
     ],
 )
 def test_argument_errors_come_before_tensorflow(
@@ -116,3 +116,30 @@ def test_argument_errors_come_before_tensorflow(
     )
     assert done.stdout.split() == ["2", "False"]
     assert message in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("length", "horizon", "expected"),
+    [(200, 12, (140, 170)), (70, 12, (46, 58)), (56, 12, (32, 44)), (56, 8, (39, 48))],
+)
+def test_validation_and_test_hold_a_horizon_each(
+    length: int, horizon: int, expected: tuple[int, int]
+) -> None:
+    from training.forecast.realplan import split_points
+
+    train_end, valid_end = split_points(length, horizon)
+    assert (train_end, valid_end) == expected
+    assert valid_end - train_end >= horizon and length - valid_end >= horizon
+
+
+def test_a_short_monthly_series_is_planned_with_one_horizon_per_part(tmp_path: Path) -> None:
+    from training.forecast.realplan import RealOptions, plan
+
+    t = np.arange(56)
+    body = "value\n" + "".join(f"{100 + t_ + 10 * np.sin(t_ / 2)}\n" for t_ in t)
+    path = _csv(tmp_path, body)
+    planned = plan(RealOptions(path, ["value"], ["value"], horizon=12, seasons=[12]))
+    cut = planned.setup.cut
+    assert (cut.train_end, cut.valid_end, cut.length) == (32, 44, 56)
+    assert planned.candidates[0].window + 12 <= cut.train_end
+    assert any("one horizon (12) each" in note for note in planned.notes)

@@ -15,7 +15,7 @@ from training.forecast.samples import Cut
 from training.forecast.setup import Candidate, SeriesSetup
 from training.forecast.timeaxis import Fill, TimeAxis, fill_gaps, regularise
 
-FRACTIONS = (0.7, 0.15)  # train / validation / test (the rest), by time
+FRACTIONS = (0.7, 0.15)  # train / validation / test (the rest), by time; see split_points
 DEFAULT_UNITS = 32
 
 
@@ -61,13 +61,17 @@ def plan(options: RealOptions) -> Plan:
             axis = replace(axis, last_timestamp=series.times[rows - 1])
         notes.append(f"using the first {rows} of {len(series.values)} steps")
     length, horizon = len(values), options.horizon
-    train_end = round(length * FRACTIONS[0])
-    valid_end = round(length * sum(FRACTIONS))
-    if valid_end - train_end < horizon or length - valid_end < horizon:
+    train_end, valid_end = split_points(length, horizon)
+    if train_end < 2 * horizon:
         raise DataError(
-            f"series has {length} steps: too short to split {FRACTIONS[0]:.0%} / "
-            f"{FRACTIONS[1]:.0%} / rest with horizon {horizon} (validation and test need "
-            f"{horizon} steps each); use a shorter --horizon"
+            f"series has {length} steps: too short for a training part of at least "
+            f"{2 * horizon} steps beside validation and test parts of {horizon} steps each "
+            f"(one horizon); use a shorter --horizon"
+        )
+    if (train_end, valid_end) != (round(length * FRACTIONS[0]), round(length * sum(FRACTIONS))):
+        notes.append(
+            f"split {train_end} / {valid_end - train_end} / {length - valid_end} steps: "
+            f"validation and test hold at least one horizon ({horizon}) each"
         )
     target_idx = [options.columns.index(t) for t in options.targets]
     periods = _seasons(options, axis, values[:train_end, target_idx[0]], notes)
@@ -99,6 +103,14 @@ def plan(options: RealOptions) -> Plan:
     cut = Cut(train_end, valid_end, length)
     setup = SeriesSetup(values, options.columns, target_idx, periods, horizon, cut, options.seed)
     return Plan(setup, candidates, axis, series.source, notes)
+
+
+def split_points(length: int, horizon: int) -> tuple[int, int]:
+    """(train_end, valid_end): FRACTIONS by time, except that validation and test take at
+    least one horizon each (a short series' training part shrinks instead)."""
+    valid_end = min(round(length * sum(FRACTIONS)), length - horizon)
+    train_end = min(round(length * FRACTIONS[0]), valid_end - horizon)
+    return train_end, valid_end
 
 
 def load_series(options: RealOptions, notes: list[str]) -> tuple[Series, TimeAxis | None]:
