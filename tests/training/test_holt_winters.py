@@ -139,7 +139,7 @@ def test_a_fitted_candidate_reads_back_from_json_unchanged() -> None:
 
 
 @pytest.mark.slow
-def test_a_holt_winters_candidate_trains_and_exports_a_card_that_reads_back(
+def test_a_holt_winters_candidate_trains_exports_and_serves_like_its_evaluation(
     tmp_path: Path,
 ) -> None:
     from dataclasses import replace
@@ -172,3 +172,23 @@ def test_a_holt_winters_candidate_trains_and_exports_a_card_that_reads_back(
         norm.smoothing.phi,
     ]
     assert np.isfinite(loaded.metrics["test_mae_ratio"])
+
+    import onnx
+    from fastapi.testclient import TestClient
+
+    from contract.card import ONNX_FILE
+    from service.app import create_app
+    from service.config import Settings
+    from training.forecast.artifact import onnx_forecast
+
+    assert loaded.forecast is not None
+    transform = ForecastTransform(loaded.forecast)
+    origins = [110, 131, 144]  # whole histories, longer than the window
+    windows = samples.build(values[:, None], [0], transform, origins, 6)
+    graph_out = onnx_forecast(onnx.load(target.directory / ONNX_FILE), windows.x)
+    expected = transform.from_graph_batch(graph_out.astype(np.float64), windows.batch)[:, :, 0]
+    with TestClient(create_app(Settings(models_dir=tmp_path / "models"))) as client:
+        body = {"model": "hw", "series": [values[:t].tolist() for t in origins]}
+        response = client.post("/forecast", json=body)
+    assert response.status_code == 200, response.text
+    np.testing.assert_allclose(np.asarray(response.json()["forecasts"]), expected, rtol=1e-5)
