@@ -74,10 +74,10 @@ class WindowNormalisation(_Strict):
     those two (a forecast combination, steadier than either); "holt_winters_blend" is the
     mean of seasonal naive and additive Holt-Winters with the parameters `smoothing`, run
     over the window (fitted once on the training windows, the same for every request).
-    With `drift`, the base
-    also grows by the window's trend: slope
-    = (mean of the last m points - mean of the first m) / (window - m) per step, and the
-    forecast k seasons ahead (k = h // m + 1) adds k * m * slope.
+    With `drift`, the base also grows by the window's trend: slope = (mean of the last m
+    points - mean of the first m) / (window - m) per step, and the forecast k seasons ahead
+    (k = h // m + 1) adds k * m * slope. Last, `naive_weight` w mixes that base with seasonal
+    naive: w * seasonal naive + (1 - w) * base (chosen on the validation windows).
     """
 
     transform: Literal["none", "log"]
@@ -88,6 +88,7 @@ class WindowNormalisation(_Strict):
     )
     drift: bool = False
     smoothing: Smoothing | None = None  # required by (and only for) "holt_winters_blend"
+    naive_weight: float = Field(default=0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _smoothing_matches_base(self) -> WindowNormalisation:

@@ -84,6 +84,7 @@ class ForecastTransform:
         self._drift = norm is not None and norm.drift
         self._base_kind = norm.base if norm is not None else "seasonal_naive"
         self._smoothing = norm.smoothing if norm is not None else None
+        self._naive_weight = norm.naive_weight if norm is not None else 0.0
         self._kernels: dict[int, np.ndarray] = {}  # Holt-Winters map per window length
         if norm is not None and spec.window is None:
             raise ValueError("per-window normalisation needs the card's window")
@@ -91,6 +92,11 @@ class ForecastTransform:
         intervals = spec.intervals
         self._levels = np.asarray(intervals.levels if intervals else [], dtype=np.float64)
         self._residuals = np.asarray(intervals.residuals if intervals else [], dtype=np.float64)
+
+    @property
+    def target_columns(self) -> list[int]:
+        """Indices of the target features among the input features."""
+        return list(self._targets)
 
     # ----------------------------------------------------------------------- one series
     def to_graph(self, values: np.ndarray) -> tuple[np.ndarray, WindowState]:
@@ -189,7 +195,8 @@ class ForecastTransform:
             return np.zeros((n, horizon, n_targets))
         period = min(self._season, length)
         ahead = np.arange(horizon)
-        base = z_targets[:, length - period + ahead % period]
+        naive = z_targets[:, length - period + ahead % period]
+        base = naive
         seasons = length // period
         if self._base_kind == "holt_winters_blend":
             smoothed = np.einsum("hl,nlt->nht", self._kernel(length), z_targets)
@@ -204,7 +211,18 @@ class ForecastTransform:
             first, last = z_targets[:, :period].mean(axis=1), z_targets[:, -period:].mean(axis=1)
             slope = (last - first) / (length - period)  # [n, targets], per step
             base = base + (period * (ahead // period + 1))[None, :, None] * slope[:, None]
+        if self._naive_weight:
+            base = self._naive_weight * naive + (1 - self._naive_weight) * base
         return base
+
+    def seasonal_naive_base(self, z_targets: np.ndarray) -> np.ndarray:
+        """Seasonal naive of z [n, length, targets] -> [n, horizon, targets], whatever the
+        card's base (zeros without a season): what `naive_weight` mixes in."""
+        n, length, n_targets = z_targets.shape
+        if self._season == 0:
+            return np.zeros((n, self.spec.horizon, n_targets))
+        period = min(self._season, length)
+        return z_targets[:, length - period + np.arange(self.spec.horizon) % period]
 
     def _kernel(self, length: int) -> np.ndarray:
         kernel = self._kernels.get(length)

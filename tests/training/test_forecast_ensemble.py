@@ -81,24 +81,38 @@ def _transform(base: str) -> ForecastTransform:
     return ForecastTransform(spec)
 
 
-def test_best_shrink_keeps_the_base_when_the_correction_hurts() -> None:
+def test_best_mix_keeps_the_base_when_the_correction_hurts() -> None:
     from training.forecast import samples
-    from training.forecast.selection import best_shrink
+    from training.forecast.selection import best_mix
 
     transform = _transform("seasonal_naive")
     series = np.tile([1.0, 2.0, 3.0, 4.0], 8)[:, None]  # seasonal naive is exact
     windows = samples.build(series, [0], transform, [8, 12, 16], 3)
-    factor, error = best_shrink(np.ones((3, 3, 1)), transform, windows)
-    assert factor == 0.0 and error == 0.0
+    weight, factor, error = best_mix(np.ones((3, 3, 1)), transform, windows)
+    assert (weight, factor, error) == (0.0, 0.0, 0.0)
 
 
-def test_best_shrink_keeps_a_correction_that_helps() -> None:
+def test_best_mix_keeps_a_correction_that_helps() -> None:
     from training.forecast import samples
-    from training.forecast.selection import best_shrink
+    from training.forecast.selection import best_mix
 
     transform = _transform("seasonal_mean")
     series = (np.arange(40.0) + np.tile([0.0, 5.0, 1.0, 3.0], 10))[:, None]  # a trend
     windows = samples.build(series, [0], transform, [8, 12, 20, 30], 3)
     exact = np.asarray(windows.y, np.float64).reshape(4, 3, 1)  # what the base misses
-    factor, error = best_shrink(exact, transform, windows)
-    assert factor == 1.0 and error < 1e-5
+    weight, factor, error = best_mix(exact, transform, windows)
+    assert weight == 0.0 and factor == 1.0 and error < 1e-5
+
+
+def test_best_mix_moves_the_base_to_seasonal_naive_when_that_is_right() -> None:
+    from training.forecast import samples
+    from training.forecast.selection import best_mix
+
+    # The season changes shape at step 8 and keeps the new one: repeating the last season is
+    # exact, the seasonal mean (which averages both shapes at origin 12) is not.
+    series = np.array([1.0, 2, 3, 4, 1, 2, 3, 4] + [4.0, 3, 2, 1] * 4)[:, None]
+    transform = _transform("seasonal_mean")
+    windows = samples.build(series, [0], transform, [12, 16], 3)
+    weight, factor, error = best_mix(np.zeros((2, 3, 1)), transform, windows)
+    assert weight == 1.0 and error < 1e-9
+    assert factor == 0.0  # a zero output: every factor ties, the smallest wins

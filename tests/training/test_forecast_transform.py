@@ -159,3 +159,21 @@ def test_blend_base_is_the_mean_of_the_naive_and_mean_bases() -> None:
     assert not np.allclose(answers["seasonal_naive"], answers["seasonal_mean"])
     expected = 0.5 * (answers["seasonal_naive"] + answers["seasonal_mean"])
     np.testing.assert_allclose(answers["blend"], expected, rtol=1e-12)
+
+
+def test_naive_weight_mixes_the_base_with_seasonal_naive() -> None:
+    history = _seasonal(20)
+    answers = {}
+    for weight in (0.0, 0.25, 1.0):
+        spec = _spec(base="seasonal_mean")
+        assert spec.normalisation is not None
+        norm = spec.normalisation.model_copy(update={"naive_weight": weight})
+        transform = ForecastTransform(spec.model_copy(update={"normalisation": norm}))
+        _, state = transform.to_graph(history)
+        answers[weight] = transform.from_graph(np.zeros((1, 6, 1)), [state])[0, :, 0]
+    naive = ForecastTransform(_spec(base="seasonal_naive"))
+    _, state = naive.to_graph(history)
+    seasonal_naive = naive.from_graph(np.zeros((1, 6, 1)), [state])[0, :, 0]
+    np.testing.assert_allclose(answers[1.0], seasonal_naive, rtol=1e-12)
+    expected = 0.25 * seasonal_naive + 0.75 * answers[0.0]
+    np.testing.assert_allclose(answers[0.25], expected, rtol=1e-12)

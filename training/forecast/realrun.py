@@ -241,6 +241,7 @@ def run(
         "members": len(best.members),
         "member_seeds": [setup.seed + k * selection.SEED_STEP for k in range(len(best.members))],
         "shrink": best.shrink,
+        "naive_weight": best.naive_weight,
         "epochs": [m.history.epochs_run for m in best.members],
         "best_epoch": [m.history.best_epoch for m in best.members],
         "stopped_because": [m.history.stopped_because for m in best.members],
@@ -252,7 +253,8 @@ def run(
             f"mean of {len(best.members)} member(s) {front}LSTM({units}) x2 + "
             f"Dense({h * len(setup.target_idx)}) (different seeds; exported as one "
             f"block-diagonal network of {units * len(best.members)} units), times {best.shrink}, "
-            "added to the window's seasonal base forecast"
+            "added to the window's seasonal base forecast (seasonal naive's weight in it: "
+            f"{best.naive_weight})"
         ),
         "loss": "MAE in per-window normalised units",
         "fit": asdict(_fit_config(budget, budget.seconds)),

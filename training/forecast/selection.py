@@ -2,11 +2,12 @@
 how far to trust the ensemble's correction of the seasonal base, all on validation windows.
 
 Each of the best-ranked candidates (by the untrained base's MAE on the training and
-validation windows: nothing in it is fitted) gets a few members
-(the same configuration, different seeds) trained within its share of the budget. Their outputs
-are averaged in graph units, and the average is shrunk toward the base by the factor of
-`SHRINKS` with the lowest validation MAE (0 = the base forecast alone). The candidate whose
-shrunk ensemble has the lowest validation MAE is kept, merged into one model.
+validation windows; only a Holt-Winters base has parameters, fitted on the training windows)
+gets a few members (the same configuration, different seeds) trained within its share of the
+budget. Their outputs are averaged in graph units; then the pair (seasonal naive's weight in
+the base, of `NAIVE_WEIGHTS`; factor on the average, of `SHRINKS`, 0 = the base alone) with
+the lowest validation MAE is taken. The candidate whose mixed and shrunk ensemble has the
+lowest validation MAE is kept, merged into one model.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from training.forecast.candidates import (
 )
 from training.forecast.realplan import Plan
 from training.forecast.scoring import mae
-from training.forecast.setup import Candidate
+from training.forecast.setup import Candidate, SeriesSetup
 from training.forecast.train import FitConfig, Log
 
 TRAINED_CANDIDATES = 2  # the best untrained bases get the training budget
@@ -38,44 +39,50 @@ SHRINKS = tuple(round(0.1 * i, 1) for i in range(11))  # 0 (base only) .. 1 (ful
 SEED_STEP = 1000  # member k trains with seed + k * SEED_STEP
 
 
+NAIVE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # seasonal naive's share of the base
+
+
 @dataclass
 class Chosen:
     candidate: Candidate
     members: list[Trained]
     shrink: float
+    naive_weight: float
     model: keras.Sequential  # the members merged: shrink x their mean output
+    spec: ForecastSpec  # the members' card section, with the chosen naive weight
+    transform: ForecastTransform  # of `spec`
+    valid: samples.Windows  # built through `transform`
     valid_forecast: np.ndarray  # raw [n, horizon, targets]
     valid_mae: float
     seconds: float
 
     @property
-    def spec(self) -> ForecastSpec:
-        return self.members[0].spec
-
-    @property
-    def transform(self) -> ForecastTransform:
-        return self.members[0].transform
-
-    @property
     def train(self) -> samples.Windows:
         return self.members[0].train
 
-    @property
-    def valid(self) -> samples.Windows:
-        return self.members[0].valid
 
-
-def best_shrink(
+def best_mix(
     output: np.ndarray, transform: ForecastTransform, valid: samples.Windows
-) -> tuple[float, float]:
-    """The factor of SHRINKS with the lowest validation MAE for the graph output `output`, and
-    that MAE (ties go to the smaller factor: the closer to the base, the safer)."""
+) -> tuple[float, float, float]:
+    """(naive weight, shrink factor, validation MAE): the pair of NAIVE_WEIGHTS x SHRINKS
+    with the lowest validation MAE when the base is mixed with seasonal naive at that weight
+    and `output` is scaled by that factor (ties go to the smaller weight, then factor)."""
+    z_targets = valid.x.astype(np.float64)[:, :, transform.target_columns]
+    towards_naive = transform.seasonal_naive_base(z_targets) - valid.batch.base
     scores = [
-        (mae(transform.from_graph_batch(factor * output, valid.batch), valid.truth), factor)
+        (
+            mae(
+                transform.from_graph_batch(factor * output + weight * towards_naive, valid.batch),
+                valid.truth,
+            ),
+            weight,
+            factor,
+        )
+        for weight in NAIVE_WEIGHTS
         for factor in SHRINKS
     ]
-    best_mae, factor = min(scores)
-    return factor, best_mae
+    best_mae, weight, factor = min(scores)
+    return weight, factor, best_mae
 
 
 def _members(
@@ -100,15 +107,40 @@ def _members(
     return members
 
 
-def _combine(candidate: Candidate, members: list[Trained], seconds: float) -> Chosen:
+def _combine(
+    setup: SeriesSetup, candidate: Candidate, members: list[Trained], seconds: float
+) -> Chosen:
     first = members[0]
     mean_output = np.mean([graph_output(m.model, first.valid) for m in members], axis=0)
-    factor, valid_mae = best_shrink(mean_output, first.transform, first.valid)
+    weight, factor, _ = best_mix(mean_output, first.transform, first.valid)
     merged = ensemble.merge(
         [m.model for m in members], candidate.units, stride_for(candidate.window), factor
     )
-    forecast = first.transform.from_graph_batch(factor * mean_output, first.valid.batch)
-    return Chosen(candidate, members, factor, merged, forecast, valid_mae, seconds)
+    spec, transform, valid = first.spec, first.transform, first.valid
+    if weight:
+        norm = spec.normalisation
+        assert norm is not None
+        spec = spec.model_copy(
+            update={"normalisation": norm.model_copy(update={"naive_weight": weight})}
+        )
+        transform = ForecastTransform(spec)
+        valid = samples.build(
+            setup.values, setup.target_idx, transform, valid.origins, setup.horizon
+        )
+    forecast = transform.from_graph_batch(factor * mean_output, valid.batch)
+    return Chosen(
+        candidate=candidate,
+        members=members,
+        shrink=factor,
+        naive_weight=weight,
+        model=merged,
+        spec=spec,
+        transform=transform,
+        valid=valid,
+        valid_forecast=forecast,
+        valid_mae=mae(forecast, valid.truth),
+        seconds=seconds,
+    )
 
 
 def _fitted(plan: Plan, candidate: Candidate, log: Log) -> Candidate:
@@ -148,11 +180,12 @@ def choose(
             log(f"[choose] budget used: skipping {len(picked) - index} candidate(s)")
             break
         members = _members(plan, candidate, fit_config, left / (len(picked) - index), log)
-        combined = _combine(candidate, members, time.perf_counter() - begun)
+        combined = _combine(plan.setup, candidate, members, time.perf_counter() - begun)
         tried.append(combined)
         log(
             f"[choose] {candidate.describe()}: {len(members)} member(s), shrink "
-            f"{combined.shrink}, validation MAE {combined.valid_mae:.4g}"
+            f"{combined.shrink}, seasonal naive weight {combined.naive_weight}, validation MAE "
+            f"{combined.valid_mae:.4g}"
         )
     best = min(tried, key=lambda t: t.valid_mae)
     table = [
@@ -163,6 +196,7 @@ def choose(
             "epochs": [m.history.epochs_run for m in t.members],
             "best_epoch": [m.history.best_epoch for m in t.members],
             "shrink": t.shrink,
+            "naive_weight": t.naive_weight,
             "valid_mae": t.valid_mae,
             "seconds": round(t.seconds, 1),
             "chosen": t is best,
