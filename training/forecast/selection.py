@@ -36,10 +36,8 @@ from training.forecast.train import FitConfig, Log
 TRAINED_CANDIDATES = 2  # the best untrained bases get the training budget
 MEMBERS = 3  # seeds per candidate, when the budget allows
 SHRINKS = tuple(round(0.1 * i, 1) for i in range(11))  # 0 (base only) .. 1 (full correction)
-SEED_STEP = 1000  # member k trains with seed + k * SEED_STEP
-
-
 NAIVE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # seasonal naive's share of the base
+SEED_STEP = 1000  # member k trains with seed + k * SEED_STEP
 
 
 @dataclass
