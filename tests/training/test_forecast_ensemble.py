@@ -116,3 +116,24 @@ def test_best_mix_moves_the_base_to_seasonal_naive_when_that_is_right() -> None:
     weight, factor, error = best_mix(np.zeros((2, 3, 1)), transform, windows)
     assert weight == 1.0 and error < 1e-9
     assert factor == 0.0  # a zero output: every factor ties, the smallest wins
+
+
+def test_best_mix_keeps_an_unmixed_base_that_beats_seasonal_naive() -> None:
+    from training.forecast import samples
+    from training.forecast.scoring import mae
+    from training.forecast.selection import best_mix
+
+    transform = _transform("seasonal_mean")
+    noise = np.random.default_rng(1).normal(size=40)
+    series = (np.tile([0.0, 5.0, 1.0, 3.0], 10) + noise)[:, None]
+    windows = samples.build(series, [0], transform, [8, 12, 20, 30], 3)
+    z_targets = windows.x.astype(np.float64)
+    towards_naive = transform.seasonal_naive_base(z_targets) - windows.batch.base
+
+    def error(weight: float) -> float:
+        forecast = transform.from_graph_batch(weight * towards_naive, windows.batch)
+        return mae(forecast, windows.truth)
+
+    assert error(0.5) < error(0.0) < error(1.0)  # a mix would score better on these windows
+    weight, factor, best = best_mix(np.zeros((4, 3, 1)), transform, windows)
+    assert (weight, factor) == (0.0, 0.0) and best == error(0.0)
