@@ -195,7 +195,7 @@ class ForecastTransform:
             return np.zeros((n, horizon, n_targets))
         period = min(self._season, length)
         ahead = np.arange(horizon)
-        naive = z_targets[:, length - period + ahead % period]
+        naive = self.seasonal_naive_base(z_targets)
         base = naive
         seasons = length // period
         if self._base_kind == "holt_winters_blend":
