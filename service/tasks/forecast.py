@@ -93,6 +93,10 @@ class ForecastCodec(Codec):
         self._global_affine = not self.transform.per_window and bool(np.all(scale > 0))
         self._raw_warn_low: list[float] = (mean + scale * (low - width)).tolist()
         self._raw_warn_high: list[float] = (mean + scale * (high + width)).tolist()
+        self._flat_global = self._global_affine and self.spec.n_features == 1
+        self._keep = self.spec.window or 0  # the global transform's most recent points
+        self._mean = np.asarray(self.spec.input_scaler.mean, dtype=np.float64)
+        self._scale = scale
 
     def prepare(self, query: ForecastQuery, limits: Limits) -> Prepared:
         """The horizon, and every series in graph units as float32 [length, n_features].
@@ -111,6 +115,9 @@ class ForecastCodec(Codec):
         states: list[WindowState] = []
         warnings: list[str] = []
         for index, series in enumerate(query.series):
+            if self._flat_global and type(series) is list and _is_flat(series):
+                self._prepare_flat(series, index, limits, problems, (rows, states, warnings))
+                continue
             values = _series_values(series, index, self.spec, limits, problems)
             if values is None:
                 continue
@@ -167,6 +174,52 @@ class ForecastCodec(Codec):
             kind = "short_history" if "window" in warning else "out_of_range"
             metrics.forecast_warned(self.card.name, self.card.version, kind)
         return Prepared(rows, _Context(horizon, states, warnings, query.quantiles, timestamps))
+
+    def _prepare_flat(
+        self,
+        series: list[Any],
+        index: int,
+        limits: Limits,
+        problems: Problems,
+        out: tuple[list[np.ndarray], list[WindowState], list[str]],
+    ) -> None:
+        """The common request of a univariate model with global scalers, on Python floats.
+
+        The same checks and the same float64 arithmetic as the general path (a test holds the
+        two equal), with the range taken by `min`/`max` on the parsed list, which costs less
+        than numpy's reductions on a series of this size. Appends to `out`: the row, its
+        state, its warnings.
+        """
+        rows, states, warnings = out
+        loc: tuple[str | int, ...] = ("series", index)
+        length = len(series)
+        if not _length_ok(length, loc, self.spec, limits, problems):
+            return
+        if not set(map(type, series)) <= _NUMBER_TYPES:
+            _report_non_numbers(series, loc, False, problems)
+            return
+        lowest, highest = float(min(series)), float(max(series))  # compared as float64
+        if lowest < self.lowest or highest > self.highest:
+            _report_outside(_column(series), index, self, problems)
+            return
+        recent = series[-self._keep :] if self._keep and length > self._keep else series
+        scaled = (_column(recent) - self._mean) / self._scale
+        row = scaled.astype(np.float32)
+        # Only a value at the very edge of the accepted range can round past float32.
+        if max(-lowest, highest) > _NEAR_FLOAT32_MAX and not np.isfinite(row).all():
+            _report_large(scaled, index, 1, problems)
+            return
+        rows.append(row)
+        states.append(WindowState(points_used=len(recent)))
+        if recent is not series:  # the range that matters is the window's
+            lowest, highest = float(min(recent)), float(max(recent))
+        window = self.spec.window
+        if (
+            (window is not None and length < window)
+            or lowest < self._raw_warn_low[0]
+            or highest > self._raw_warn_high[0]
+        ):
+            warnings += self._warnings(index, length, scaled)
 
     def _warns(
         self,
@@ -321,6 +374,16 @@ def _series_values(
         return None
     values = np.array(series, dtype=np.float64)
     return values.reshape(length, spec.n_features)
+
+
+def _is_flat(series: list[Any]) -> bool:
+    """A non-empty list whose first item is no row: the univariate form of a series."""
+    return bool(series) and type(series[0]) is not list
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    """Numbers -> float64 [length, 1]."""
+    return np.array(values, dtype=np.float64).reshape(len(values), 1)
 
 
 def _length_ok(
