@@ -95,8 +95,8 @@ class ForecastCodec(Codec):
         self._raw_warn_high: list[float] = (mean + scale * (high + width)).tolist()
         self._flat_global = self._global_affine and self.spec.n_features == 1
         self._keep = self.spec.window or 0  # the global transform's most recent points
-        self._mean = np.asarray(self.spec.input_scaler.mean, dtype=np.float64)
-        self._scale = scale
+        self._mean = float(self.spec.input_scaler.mean[0])
+        self._scale = float(self.spec.input_scaler.scale[0])
 
     def prepare(self, query: ForecastQuery, limits: Limits) -> Prepared:
         """The horizon, and every series in graph units as float32 [length, n_features].
@@ -203,11 +203,13 @@ class ForecastCodec(Codec):
             _report_outside(_column(series), index, self, problems)
             return
         recent = series[-self._keep :] if self._keep and length > self._keep else series
-        scaled = (_column(recent) - self._mean) / self._scale
-        row = scaled.astype(np.float32)
+        # Python floats are IEEE doubles: the same float64 arithmetic as numpy's, per value.
+        mean, scale = self._mean, self._scale
+        scaled = [(value - mean) / scale for value in recent]
+        row = np.array(scaled, dtype=np.float32).reshape(len(recent), 1)
         # Only a value at the very edge of the accepted range can round past float32.
         if max(-lowest, highest) > _NEAR_FLOAT32_MAX and not np.isfinite(row).all():
-            _report_large(scaled, index, 1, problems)
+            _report_large(_column(scaled), index, 1, problems)
             return
         rows.append(row)
         states.append(WindowState(points_used=len(recent)))
@@ -219,7 +221,7 @@ class ForecastCodec(Codec):
             or lowest < self._raw_warn_low[0]
             or highest > self._raw_warn_high[0]
         ):
-            warnings += self._warnings(index, length, scaled)
+            warnings += self._warnings(index, length, _column(scaled))
 
     def _warns(
         self,
