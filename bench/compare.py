@@ -44,7 +44,7 @@ def _measure(
     return Measured(result, batches.average_batch_rows)
 
 
-def _worktree(ref: str, stack: ExitStack) -> Path:
+def worktree(ref: str, stack: ExitStack) -> Path:
     target = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ref-"))) / "ref"
     subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(target), ref], check=True
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-logs-"))
     runs: dict[str, dict[str, list[Measured]]] = {m: {"this": [], "ref": []} for m in MODELS}
     with ExitStack() as stack:
-        roots = {"this": REPO, "ref": _worktree(args.ref, stack)}
+        roots = {"this": REPO, "ref": worktree(args.ref, stack)}
         env = {"RNN_SERVE_ACCESS_LOG": "true", **both_env}
         for round_index in range(args.rounds):
             # Fresh services every round, started and measured in alternating order: measured

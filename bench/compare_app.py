@@ -22,7 +22,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.compare import _worktree
+from bench.compare import worktree
 from bench.payloads import MODELS, payload
 from bench.servers import REPO
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clients = max(1, args.connections // args.processes)
     with ExitStack() as stack:
-        reference = _worktree(args.ref, stack)
+        reference = worktree(args.ref, stack)
         bodies = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-body-")))
         for model in args.models.split(","):
             body = payload(model)

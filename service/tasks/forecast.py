@@ -215,12 +215,7 @@ class ForecastCodec(Codec):
         states.append(WindowState(points_used=len(recent)))
         if recent is not series:  # the range that matters is the window's
             lowest, highest = float(min(recent)), float(max(recent))
-        window = self.spec.window
-        if (
-            (window is not None and length < window)
-            or lowest < self._raw_warn_low[0]
-            or highest > self._raw_warn_high[0]
-        ):
+        if self._warns(length, [lowest], [highest], self._raw_warn_low, self._raw_warn_high):
             warnings += self._warnings(index, length, _column(scaled))
 
     def _warns(
