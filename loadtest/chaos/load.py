@@ -46,6 +46,8 @@ class Outcome:
     status: int | str  # HTTP status, gRPC code name, or the transport error's class name
     pid: int | None
     version: str | None
+    # The replicas a proxy tried, in order (nginx's X-Upstream, `$upstream_addr`), if it said.
+    upstream: str | None = None
 
 
 @dataclass
@@ -136,6 +138,7 @@ class Load:
                     response.status_code,
                     worker_pid(request_id) if request_id else None,
                     version,
+                    response.headers.get("x-upstream"),
                 )
             with self._lock:
                 self.result.outcomes.append(outcome)
