@@ -13,6 +13,7 @@ whose ensemble then has the lowest validation MAE is kept, merged into one model
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import keras
@@ -77,17 +78,38 @@ def best_mix(
     z_targets = valid.x.astype(np.float64)[:, :, transform.target_columns]
     towards_naive = transform.seasonal_naive_base(z_targets) - valid.batch.base
 
-    def score(weight: float, factor: float) -> tuple[float, float, float]:
+    def errors(weight: float, factor: float) -> np.ndarray:
         mixed = factor * output + weight * towards_naive
-        return mae(transform.from_graph_batch(mixed, valid.batch), valid.truth), weight, factor
+        forecast = transform.from_graph_batch(mixed, valid.batch)
+        return np.abs(forecast - valid.truth).mean(axis=(1, 2))  # per window
 
-    unmixed = min(score(0.0, factor) for factor in SHRINKS)
+    def score(weight: float, factor: float) -> tuple[float, float, float]:
+        return float(errors(weight, factor).mean()), weight, factor
+
+    unmixed = _within_one_error(errors, 0.0, valid.batch.base.shape[1])
     if unmixed[0] < score(1.0, 0.0)[0]:
         best = unmixed
     else:
         best = min(score(weight, factor) for weight in NAIVE_WEIGHTS for factor in SHRINKS)
     best_mae, weight, factor = best
     return weight, factor, best_mae
+
+
+def _within_one_error(
+    errors: Callable[[float, float], np.ndarray], weight: float, horizon: int
+) -> tuple[float, float, float]:
+    """(MAE, weight, factor) for the smallest factor of SHRINKS whose validation MAE is within
+    one standard error of the lowest one (the one-standard-error rule)."""
+    per_factor = {factor: errors(weight, factor) for factor in SHRINKS}
+    lowest = min(SHRINKS, key=lambda f: float(per_factor[f].mean()))
+    # Windows one horizon apart share no target: about n / horizon independent ones.
+    independent = max(1.0, len(per_factor[lowest]) / horizon)
+    for factor in SHRINKS:
+        gap = per_factor[factor] - per_factor[lowest]
+        spread = float(gap.std(ddof=1)) if len(gap) > 1 else 0.0
+        if gap.mean() <= spread / np.sqrt(independent):
+            return float(per_factor[factor].mean()), weight, factor
+    return float(per_factor[lowest].mean()), weight, lowest
 
 
 def _members(

@@ -33,7 +33,7 @@ def fit(setup: SeriesSetup, candidate: Candidate) -> Candidate:
     norm = helper.spec.normalisation
     assert norm is not None and helper.window is not None
     h, window = setup.horizon, helper.window
-    at = samples.origins(window, setup.cut.train_end, window, h)
+    at = samples.origins(window, setup.cut.valid_end, window, h)
     if not at or norm.base_season < 1:
         return replace(candidate, smoothing=GRID[0])
     raw = np.stack([setup.values[t - window : t] for t in at])
