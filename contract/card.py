@@ -73,7 +73,7 @@ class WindowNormalisation(_Strict):
     every full season in the window (each season minus its own mean); "blend" is the mean of
     those two (a forecast combination, steadier than either); "holt_winters_blend" is the
     mean of seasonal naive and additive Holt-Winters with the parameters `smoothing`, run
-    over the window (fitted once on the training windows, the same for every request).
+    over the window (fitted once on the windows before the test part, the same for every request).
     With `drift`, the base also grows by the window's trend: slope = (mean of the last m
     points - mean of the first m) / (window - m) per step, and the forecast k seasons ahead
     (k = h // m + 1) adds k * m * slope. Last, `naive_weight` w mixes that base with seasonal

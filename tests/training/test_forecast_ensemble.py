@@ -137,3 +137,26 @@ def test_best_mix_keeps_an_unmixed_base_that_beats_seasonal_naive() -> None:
     assert error(0.5) < error(0.0) < error(1.0)  # a mix would score better on these windows
     weight, factor, best = best_mix(np.zeros((4, 3, 1)), transform, windows)
     assert (weight, factor) == (0.0, 0.0) and best == error(0.0)
+
+
+def test_best_mix_drops_a_correction_whose_gain_is_within_its_noise() -> None:
+    from training.forecast import samples
+    from training.forecast.scoring import mae
+    from training.forecast.selection import SHRINKS, best_mix
+
+    transform = _transform("seasonal_mean")
+    noise = np.random.default_rng(5).normal(size=48)
+    series = (np.tile([0.0, 5.0, 1.0, 3.0], 12) + noise)[:, None]
+    at = list(range(8, 46))
+    windows = samples.build(series, [0], transform, at, 3)
+    exact = np.asarray(windows.y, np.float64).reshape(len(at), 3, 1)
+    # Exactly right on every other window, overshooting the other way on the rest.
+    output = np.where(np.arange(len(at)) % 2 == 0, 1.0, -0.8)[:, None, None] * exact
+
+    def error(factor: float) -> float:
+        return mae(transform.from_graph_batch(factor * output, windows.batch), windows.truth)
+
+    assert min(SHRINKS, key=error) == 1.0  # the lowest validation MAE is the full correction
+    assert error(1.0) < 0.95 * error(0.0)
+    weight, factor, best = best_mix(output, transform, windows)
+    assert (weight, factor) == (0.0, 0.0) and best == pytest.approx(error(0.0), rel=1e-12)

@@ -1,5 +1,5 @@
 """The Holt-Winters base: the linear map equals the recursions, the card ties it to its
-parameters, the transform blends it with seasonal naive, and its fit reads training windows only."""
+parameters, the transform blends it with seasonal naive, and its fit never reads the test windows."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _setup(values: np.ndarray) -> SeriesSetup:
     return SeriesSetup(values[:, None], ["value"], [0], [4], 4, cut, 42)
 
 
-def test_fit_beats_seasonal_naive_on_a_trend_and_ignores_later_windows() -> None:
+def test_fit_beats_seasonal_naive_on_a_trend_and_ignores_the_test_windows() -> None:
     rng = np.random.default_rng(11)
     t = np.arange(200.0)
     values = 100 + 0.8 * t + 5 * np.sin(2 * np.pi * t / 4) + rng.normal(scale=0.5, size=200)
@@ -125,7 +125,7 @@ def test_fit_beats_seasonal_naive_on_a_trend_and_ignores_later_windows() -> None
     assert base_mae(setup, fitted) < 0.8 * naive
 
     changed = values.copy()
-    changed[setup.cut.train_end :] = rng.normal(size=200 - setup.cut.train_end)
+    changed[setup.cut.valid_end :] = rng.normal(size=200 - setup.cut.valid_end)
     assert smoothing.fit(_setup(changed), candidate).smoothing == fitted.smoothing
 
 

@@ -229,7 +229,10 @@ def run(
         "decisions": plan.notes,
         "candidates": table,
         "chosen": candidate.describe(),
-        "selection": "lowest validation MAE; the test windows were read once, after the choice",
+        "selection": (
+            "lowest validation MAE, each ensemble shrunk by the one-standard-error rule; the "
+            "test windows were read once, after the choice"
+        ),
         "quality_gate": {
             "rule": "validation MAE below seasonal naive's, on every validation window",
             "ratio": ratio,
