@@ -1,5 +1,6 @@
 """The Holt-Winters base: the linear map equals the recursions, the card ties it to its
-parameters, the transform blends it with seasonal naive, and its fit never reads the test windows."""
+parameters, the transform blends it with seasonal naive, and its fit never reads the test
+windows."""
 
 from __future__ import annotations
 

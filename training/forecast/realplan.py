@@ -91,7 +91,8 @@ def plan(options: RealOptions) -> Plan:
         # Half seasonal naive, half seasonal mean. Seasonal naive alone is no candidate: the
         # quality gate asks for a validation MAE below its own.
         Candidate(window, units, first, base="blend"),
-        # Half seasonal naive, half Holt-Winters (parameters fitted on the windows before the test part).
+        # Half seasonal naive, half Holt-Winters (parameters fitted on the windows before the
+        # test part).
         Candidate(window, units, first, base="holt_winters_blend"),
     ]
     if options.transform == "auto" and np.all(values[:train_end] > 0):
