@@ -193,3 +193,20 @@ def test_a_holt_winters_candidate_trains_exports_and_serves_like_its_evaluation(
         response = client.post("/forecast", json=body)
     assert response.status_code == 200, response.text
     np.testing.assert_allclose(np.asarray(response.json()["forecasts"]), expected, rtol=1e-5)
+
+
+def test_fit_follows_the_validation_windows() -> None:
+    """The most recent windows before the test part take part: a level that starts to wander
+    there asks for a faster-moving level than the steady training part alone."""
+    rng = np.random.default_rng(11)
+    t = np.arange(200.0)
+    steady = 100 + 5 * np.sin(2 * np.pi * t / 4) + rng.normal(scale=0.5, size=200)
+    candidate = Candidate(16, 8, "none", base="holt_winters_blend")
+    setup = _setup(steady)
+    before = smoothing.fit(setup, candidate).smoothing
+    wandering = steady.copy()
+    start, end = setup.cut.train_end, setup.cut.valid_end
+    wandering[start:end] += np.cumsum(rng.normal(scale=3, size=end - start))
+    after = smoothing.fit(_setup(wandering), candidate).smoothing
+    assert before is not None and after is not None
+    assert after[0] > before[0]  # alpha: the level follows the recent values more closely
