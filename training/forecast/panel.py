@@ -281,8 +281,8 @@ def write_summary(rows: list[dict[str, object]], results: Path, command: str) ->
     lines = [
         "# Real-series panel: model vs statistical baselines",
         "",
-        f"`{command}` on {machine}, {body['date']} (a shared 2-core machine, under `nice`, "
-        "beside other jobs: the seconds are not benchmarks). Each series: trained with the "
+        f"`{command}` on {machine}, {body['date']} (2 cores, maybe shared with another "
+        "panel run: the seconds are not benchmarks). Each series: trained with the "
         "defaults (only horizon and season given) on its first 80%, then asked from rolling "
         "origins in the last 20% with the whole history before each origin (through the "
         "exported graph and the serving transform). Cells: MAE / seasonal-naive MAE on the "
