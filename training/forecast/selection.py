@@ -6,9 +6,9 @@ validation windows; only a Holt-Winters base has parameters, fitted on those sam
 gets a few members (the same configuration, different seeds) trained within its share of the
 budget. Their outputs are averaged in graph units and scaled by the smallest factor of
 `SHRINKS` (0 = the base alone) whose validation MAE is within one standard error of the
-lowest; when even that loses to seasonal naive,
-the base is also mixed with seasonal naive (`NAIVE_WEIGHTS`, see `best_mix`). The candidate
-whose ensemble then has the lowest validation MAE is kept, merged into one model.
+lowest; when even that loses to seasonal naive, the base is also mixed with seasonal naive
+(`NAIVE_WEIGHTS`, see `best_mix`). The candidate whose ensemble then has the lowest
+validation MAE is kept, merged into one model.
 """
 
 from __future__ import annotations
