@@ -94,6 +94,27 @@ def test_bodies_and_pipelined_heads_do_not_count_toward_one_head(service: Servic
 
 
 @pytest.mark.slow
+def test_answers_without_a_body_and_after_100_continue_arrive(service: Service) -> None:
+    # The head announces a body that a HEAD answer never carries.
+    [(status, body)] = exchange(service.port, get("/healthz").replace(b"GET", b"HEAD", 1))
+    assert status == 405 and body == b""
+    payload = json.dumps({"series": [[float(i % 7) for i in range(60)]]}).encode()
+    head = (
+        b"POST /forecast HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        b"expect: 100-continue\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(payload)
+    )
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(payload)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert len(json.loads(received.partition(b"\r\n\r\n")[2])["forecasts"]) == 1
+
+
+@pytest.mark.slow
 def test_a_new_connection_that_sends_nothing_is_closed_after_the_keep_alive(
     service: Service,
 ) -> None:
