@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from uvicorn._types import HTTPResponseBodyEvent, HTTPResponseStartEvent
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from service.protocol import HeadJoiningWriter
@@ -51,18 +52,19 @@ def cycle_on(transport: RecordingTransport, method: str = "POST") -> RequestResp
         keep_alive=True,
         on_response=lambda: None,
     )
-    cycle.transport = HeadJoiningWriter(transport, cycle)  # type: ignore[assignment]
+    writer = HeadJoiningWriter(cast(asyncio.Transport, transport), cycle)
+    cycle.transport = writer  # type: ignore[assignment]
     return cycle
 
 
-def start(length: int | None) -> dict[str, Any]:
+def start(length: int | None) -> HTTPResponseStartEvent:
     headers = [(b"content-type", b"application/json")]
     if length is not None:
         headers.append((b"content-length", b"%d" % length))
     return {"type": "http.response.start", "status": 200, "headers": headers}
 
 
-def body(data: bytes, more: bool = False) -> dict[str, Any]:
+def body(data: bytes, more: bool = False) -> HTTPResponseBodyEvent:
     return {"type": "http.response.body", "body": data, "more_body": more}
 
 
