@@ -16,8 +16,8 @@ subclass adds, per connection (`ConnectionLimits`):
 - 400 for HTTP/1.1 without Host.
 
 It also sends a response's head and the first piece of its body in one write
-(`HeadJoiningWriter`): uvicorn writes them apart, two send(2) calls and two TCP segments
-per answer, which on this service's machine cost about a tenth of a small request's CPU.
+(`HeadJoiningWriter`): uvicorn writes them apart, two send(2) calls and two TCP segments per
+answer; joined, a small forecast request cost about 4% less CPU on this service's machine.
 
 The head and body deadlines are timestamps that one sweep per worker checks a few times per
 second (at most a quarter of a second late; `_sweep_interval`), not a timer per request phase:
@@ -199,9 +199,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._rejection = (400, "no_host", "HTTP/1.1 requests need a Host header")
             raise _Rejected
         self._set_deadline(self.limits.body_timeout_s, "body_timeout", "the body took too long")
+        previous = self.cycle
         super().on_headers_complete()
         cycle = self.cycle
-        if cycle is not None:  # pipelined cycles are made here too, and keep their writer
+        # A new cycle for every request, pipelined ones too (an upgrade request makes none).
+        if cycle is not None and cycle is not previous:
             cycle.transport = HeadJoiningWriter(self.transport, cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
