@@ -68,16 +68,24 @@ def body(data: bytes, more: bool = False) -> HTTPResponseBodyEvent:
     return {"type": "http.response.body", "body": data, "more_body": more}
 
 
-def test_head_and_body_leave_in_one_send() -> None:
-    asyncio.run(_head_and_body())
-
-
-async def _head_and_body() -> None:
+def played(
+    *messages: HTTPResponseStartEvent | HTTPResponseBodyEvent, method: str = "POST"
+) -> tuple[RecordingTransport, RequestResponseCycle]:
+    """What the cycle sent for `messages`, and the cycle."""
     transport = RecordingTransport()
-    cycle = cycle_on(transport)
-    await cycle.send(start(7))
-    assert transport.sends == []  # held for its body
-    await cycle.send(body(b'{"a":1}'))
+
+    async def play() -> RequestResponseCycle:
+        cycle = cycle_on(transport, method)
+        for message in messages:
+            await cycle.send(message)
+        return cycle
+
+    return transport, asyncio.run(play())
+
+
+def test_head_and_body_leave_in_one_send() -> None:
+    assert played(start(7))[0].sends == []  # held for its body
+    transport, cycle = played(start(7), body(b'{"a":1}'))
     [sent] = transport.sends
     assert sent.startswith(b"HTTP/1.1 200 OK\r\n")
     assert sent.endswith(b"content-length: 7\r\n\r\n" + b'{"a":1}')
@@ -85,15 +93,8 @@ async def _head_and_body() -> None:
 
 
 def test_a_body_in_pieces_joins_only_its_first_piece() -> None:
-    asyncio.run(_body_in_pieces())
-
-
-async def _body_in_pieces() -> None:
-    transport = RecordingTransport()
-    cycle = cycle_on(transport)
-    await cycle.send(start(len(b"HTTP/1.1 xx")))
-    await cycle.send(body(b"HTTP/", more=True))  # body bytes that look like a head
-    await cycle.send(body(b"1.1 xx"))
+    # body bytes that look like a head
+    transport, _ = played(start(11), body(b"HTTP/", more=True), body(b"1.1 xx"))
     assert len(transport.sends) == 2
     assert transport.sends[0].endswith(b"\r\n\r\nHTTP/")
     assert transport.sends[1] == b"1.1 xx"
@@ -105,25 +106,12 @@ async def _body_in_pieces() -> None:
     ids=["head-request", "empty-body", "chunked"],
 )
 def test_a_head_without_a_sized_body_is_sent_at_once(method: str, length: int | None) -> None:
-    asyncio.run(_unsized(method, length))
-
-
-async def _unsized(method: str, length: int | None) -> None:
-    transport = RecordingTransport()
-    cycle = cycle_on(transport, method)
-    await cycle.send(start(length))
-    [head] = transport.sends
+    [head] = played(start(length), method=method)[0].sends
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
 
 
 def test_closing_drops_a_held_head() -> None:
-    asyncio.run(_closing())
-
-
-async def _closing() -> None:
-    transport = RecordingTransport()
-    cycle = cycle_on(transport)
-    await cycle.send(start(7))
+    transport, cycle = played(start(7))
     cycle.transport.close()
     assert transport.closed and transport.sends == []
     assert cycle.transport.is_closing()
