@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 from typing import Any, cast
 
 import pytest
@@ -115,3 +117,22 @@ def test_closing_drops_a_held_head() -> None:
     cycle.transport.close()
     assert transport.closed and transport.sends == []
     assert cycle.transport.is_closing()
+
+
+def test_an_answered_cycle_is_freed_without_the_garbage_collector() -> None:
+    transport = RecordingTransport()
+    cycle = cycle_on(transport)
+
+    async def answer(answered: RequestResponseCycle) -> None:
+        await answered.send(start(7))
+        await answered.send(body(b'{"a":1}'))
+
+    asyncio.run(answer(cycle))
+    assert len(transport.sends) == 1
+    freed = weakref.ref(cycle)
+    gc.disable()  # only reference counting may free it
+    try:
+        del cycle
+        assert freed() is None, "the writer and its request cycle refer to each other"
+    finally:
+        gc.enable()
