@@ -120,14 +120,7 @@ def test_closing_drops_a_held_head() -> None:
 
 
 def test_an_answered_cycle_is_freed_without_the_garbage_collector() -> None:
-    transport = RecordingTransport()
-    cycle = cycle_on(transport)
-
-    async def answer(answered: RequestResponseCycle) -> None:
-        await answered.send(start(7))
-        await answered.send(body(b'{"a":1}'))
-
-    asyncio.run(answer(cycle))
+    transport, cycle = played(start(7), body(b'{"a":1}'))
     assert len(transport.sends) == 1
     freed = weakref.ref(cycle)
     gc.disable()  # only reference counting may free it
