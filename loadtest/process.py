@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +29,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ensure_debian_command(command: str, package: str) -> str:
+    """Path of `command`; installs Debian's `package` when it is missing (as root, with
+    apt-get), else fails clearly: a suite that needs it must not pass by skipping."""
+    found = shutil.which(command)
+    if found:
+        return found
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+        if subprocess.run(install, capture_output=True, env=env, timeout=600).returncode != 0:
+            # A stale package list: refresh it once and try again.
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=600)
+            subprocess.run(install, capture_output=True, env=env, timeout=600)
+        found = shutil.which(command)
+        if found:
+            return found
+    raise RuntimeError(
+        f"{command} is not installed and could not be installed: apt-get install -y {package}"
+    )
 
 
 def env_without_settings() -> dict[str, str]:

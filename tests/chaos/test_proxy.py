@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from tests.chaos.scenario import run_scenario
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.timeout(120),
-    pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx"),
 ]
 
 

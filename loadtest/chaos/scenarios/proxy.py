@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -13,14 +12,10 @@ import httpx
 from loadtest.chaos.load import Load
 from loadtest.chaos.report import ScenarioReport
 from loadtest.chaos.zoo import zoo
-from loadtest.process import REPO, free_port, running_service
+from loadtest.process import REPO, ensure_debian_command, free_port, running_service
 
 CLIENTS = 4
 UPSTREAM_LINE = "    server api:8000 max_fails=1 fail_timeout=30s;\n"
-
-
-def nginx_available() -> bool:
-    return shutil.which("nginx") is not None
 
 
 def black_hole() -> tuple[socket.socket, socket.socket, int]:
@@ -60,6 +55,7 @@ def proxy_config(tmp: Path, live_port: int, dead_port: int, listen_port: int) ->
 
 def replica_that_stopped_answering(workdir: Path) -> ScenarioReport:
     report = ScenarioReport("nginx over one live replica and one dead")
+    nginx_command = ensure_debian_command("nginx", "nginx-light")
     models = zoo(workdir / "models")
     listener, queued, dead_port = black_hole()
     listen_port = free_port()
@@ -68,7 +64,7 @@ def replica_that_stopped_answering(workdir: Path) -> ScenarioReport:
             live_port = service.port
             config = proxy_config(workdir, live_port, dead_port, listen_port)
             nginx = subprocess.Popen(
-                ["nginx", "-p", str(workdir), "-c", str(config), "-g", "daemon off;"],
+                [nginx_command, "-p", str(workdir), "-c", str(config), "-g", "daemon off;"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
             )
