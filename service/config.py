@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # Two CPU cores: one process runs its Python work on one core, so 2 worker processes
     # x 1 onnxruntime thread each keep both cores busy without oversubscribing them.
     workers: int = Field(default=2, ge=1, description="worker processes (one per CPU core)")
+    balance_accepts: bool = Field(
+        default=True,
+        description="with several workers, each accepts new connections only while it holds no"
+        " more than the others",
+    )
     # 1: a second intra-op thread made the bundled sentiment model slower per row here.
     ort_intra_op_threads: int = Field(
         default=1, ge=0, description="onnxruntime intra-op threads per session (0: its choice)"

@@ -1,9 +1,13 @@
-"""uvicorn as `python -m service` runs it: the limited protocol, and a supervisor that keeps
-the other workers serving while it replaces one that died."""
+"""uvicorn as `python -m service` runs it: the limited protocol, workers that share new
+connections evenly, and a supervisor that keeps the other workers serving while it replaces
+one that died."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import time
 from typing import Any
 
@@ -12,6 +16,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from service import metrics
+from service.balance import AcceptBoard, BalancedAcceptor
 from service.config import Settings
 from service.limits import ConnectionLimits
 from service.logs import log_config
@@ -30,6 +35,7 @@ class ServiceConfig(uvicorn.Config):
     def __init__(self, connection_limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.connection_limits = connection_limits
+        self.accept_board: AcceptBoard | None = None  # set by the supervisor to balance
 
     def load(self) -> None:
         # In the worker: its own descriptor limit decides the connection cap.
@@ -60,6 +66,66 @@ def uvicorn_config(settings: Settings) -> ServiceConfig:
     )
 
 
+class BalancedServer(uvicorn.Server):
+    """A worker's uvicorn server that accepts on the shared sockets through the supervisor's
+    board (`service.balance`) instead of letting the event loop accept whatever arrives."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._acceptors: list[BalancedAcceptor] = []
+        self._slot: int | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        board: AcceptBoard | None = getattr(self.config, "accept_board", None)
+        self._slot = board.claim(os.getpid()) if board is not None and sockets else None
+        if board is None or sockets is None or self._slot is None:
+            if board is not None and sockets:
+                logger.warning("no free slot on the accept board: accepting unbalanced")
+            await super().startup(sockets)
+            return
+        await super().startup([])  # lifespan and start-up flag; no listener of uvicorn's
+        slot = self._slot
+        self._acceptors = [
+            BalancedAcceptor(
+                sock,
+                board,
+                slot,
+                self._create_protocol,
+                lambda: len(self.server_state.connections),
+                self.config.backlog,
+            )
+            for sock in sockets
+        ]
+
+    def _create_protocol(self, _loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+        # What uvicorn's own startup builds for each connection.
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+            _loop=_loop,
+        )
+        return protocol
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for acceptor in self._acceptors:
+            acceptor.close()
+        board: AcceptBoard | None = getattr(self.config, "accept_board", None)
+        if board is not None and self._slot is not None:
+            board.release(self._slot)
+        await super().shutdown(sockets)
+
+
+class BalancedProcess(Process):
+    """uvicorn's worker process, running `BalancedServer`."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = BalancedServer(config=self.config)
+        return self._server
+
+
 class Supervisor(Multiprocess):
     """uvicorn's Multiprocess, except when a worker dies:
 
@@ -70,8 +136,13 @@ class Supervisor(Multiprocess):
       of the whole service. Only a worker of the first start failing stops it (exit 2).
     """
 
-    def __init__(self, config: uvicorn.Config, sockets: list[Any]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[Any], balance_accepts: bool = True
+    ) -> None:
         super().__init__(config, sockets)
+        if balance_accepts and isinstance(config, ServiceConfig):
+            # Room for replacements started before the worker they replace has gone.
+            config.accept_board = AcceptBoard(slots=2 * self.processes_num + 2)
         # The first workers' Process objects themselves: the id() of a freed one can be
         # reused by a replacement, which would then pass for a first worker and stop it all.
         self._first: list[Process] = []
@@ -79,8 +150,36 @@ class Supervisor(Multiprocess):
         self._due: dict[int, float] = {}  # slot -> monotonic time of its next start
 
     def init_processes(self) -> None:
-        super().init_processes()
+        for _ in range(self.processes_num):
+            self.processes.append(self._start_process())
         self._first = list(self.processes)
+
+    def _start_process(self) -> Process:
+        process = BalancedProcess(self.config, self.sockets)
+        process.start()
+        return process
+
+    def restart_all(self) -> None:
+        """uvicorn's SIGHUP restart (each replacement serving before its predecessor is
+        retired), with this service's workers."""
+        for slot, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._start_process()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    logger.error("a restarted worker was not ready: restart aborted")
+                return
+            old.terminate()
+            old.join()
+            self.processes[slot] = new
+
+    def handle_ttin(self) -> None:
+        logger.info("SIGTTIN: one more worker")
+        self.processes_num += 1
+        self.processes.append(self._start_process())
 
     def keep_subprocess_alive(self) -> None:
         if self.should_exit.is_set():
@@ -111,9 +210,7 @@ class Supervisor(Multiprocess):
             self._replace(slot)
 
     def _replace(self, slot: int) -> None:
-        process = Process(self.config, self.sockets)
-        process.start()
-        self.processes[slot] = process
+        self.processes[slot] = self._start_process()
 
     def _is_first(self, process: Process) -> bool:
         return any(process is first for first in self._first)
@@ -147,6 +244,8 @@ def serve(settings: Settings) -> int:
                 return EXIT_BAD_CONFIG
             raise
         return 0 if server.started else EXIT_BAD_CONFIG
-    supervisor = Supervisor(config, sockets=[config.bind_socket()])
+    supervisor = Supervisor(
+        config, sockets=[config.bind_socket()], balance_accepts=settings.balance_accepts
+    )
     supervisor.run()
     return EXIT_BAD_CONFIG if supervisor.first_start_failed() else 0
