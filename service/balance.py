@@ -3,8 +3,8 @@
 Every worker waits on the same listening socket and the kernel wakes them all; whichever loop
 gets there first accepts everything queued. With closed-loop clients and keep-alive recycling
 that leaves one worker holding most connections for seconds at a time (measured at 32
-clients: splits from 16/16 to 2/30 in one run; at 6/26 throughput fell from 5,785 to 4,418
-req/s and the p99 rose from 10.7 to 19.0 ms, the lightly loaded worker half idle).
+clients: splits from 16/16 to 2/30 and 32/0 within one 5-second round), and the overloaded
+worker sets the pace while the other idles.
 
 Here each worker publishes how many connections it holds on a board in shared memory and
 accepts only while it holds no more than any other live worker. The least loaded worker
