@@ -239,3 +239,42 @@ def test_a_stopped_worker_leaves_new_connections_to_the_other(zoo: Path) -> None
                 sock.close()
     # The stopped worker stops publishing, so the live one stops comparing itself with it.
     assert elapsed < 5, f"{elapsed:.1f} s for 13 connections"
+
+
+def _workers(parent: int) -> set[int]:
+    """The worker processes among `parent`'s children (not multiprocessing's tracker)."""
+    workers = set()
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        with contextlib.suppress(FileNotFoundError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.add(int(child))
+    return workers
+
+
+@pytest.mark.slow
+def test_workers_restarted_by_sighup_balance_too(zoo: Path) -> None:
+    """SIGHUP replaces each worker while the old one still serves: the replacements take
+    free slots of the board and the retired workers' slots come back."""
+    with running_service(zoo, "--workers", "2") as service:
+        parent = service.process.pid
+        _until_both_workers_accept(service.port, parent)
+        before = _workers(parent)
+        assert len(before) == 2
+        os.kill(parent, signal.SIGHUP)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            now = _workers(parent)
+            if len(now) == len(before) and not now & before:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the workers were not replaced")
+        _until_both_workers_accept(service.port, parent)
+        clients = _open_and_ask(service.port, 32)
+        try:
+            counts = _established_per_worker(parent, service.port)
+        finally:
+            for client in clients:
+                client.close()
+    assert set(counts) <= now, counts
+    assert len(counts) == 2 and max(counts.values()) - min(counts.values()) <= 4, counts
