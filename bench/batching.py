@@ -2,12 +2,17 @@
 
 Each uvicorn worker has its own batcher and counters, and a request reaches one worker. So the
 harness reads the counters on fresh connections until it has seen every worker (the stats name
-their process), and sums them: the difference of two such sums brackets one load point.
+their process), and sums them: the difference of two such sums brackets one load point. It keeps
+every connection it opened open until it is done: the service's workers take a new connection
+only while they hold no more than the others, so on an idle service, a client that closed its
+connection before opening the next would meet the same worker every time. A result that did not
+see every worker, or whose counters went backwards, is marked incomplete and is not used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -24,16 +29,19 @@ class Counters:
     rows: int
     workers_seen: int
 
-    def minus(self, before: Counters) -> BatchingResult:
+    def minus(self, before: Counters, workers: int) -> BatchingResult:
         batches = self.batches - before.batches
         rows = self.rows - before.rows
         requests = self.requests - before.requests
+        seen = min(self.workers_seen, before.workers_seen)
+        complete = seen >= workers and min(batches, rows, requests) >= 0
         return BatchingResult(
             batches=batches,
             rows=rows,
             requests=requests,
-            average_batch_rows=round(rows / batches, 3) if batches else 0.0,
-            workers_seen=min(self.workers_seen, before.workers_seen),
+            average_batch_rows=round(rows / batches, 3) if batches > 0 and complete else 0.0,
+            workers_seen=seen,
+            complete=complete,
         )
 
 
@@ -44,6 +52,7 @@ class BatchingResult:
     requests: int
     average_batch_rows: float
     workers_seen: int
+    complete: bool
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -61,16 +70,18 @@ def _stats(document: dict[str, Any]) -> tuple[object, dict[str, int]]:
 
 
 def read_counters(url: str, model: str, workers: int, attempts: int = 60) -> Counters:
-    """Sum of the per-worker counters (fresh connection per read to reach every worker)."""
+    """Sum of the per-worker counters (a new connection per read, all kept open until the end,
+    to reach every worker)."""
     seen: dict[object, dict[str, int]] = {}
-    for _ in range(attempts):
-        with httpx.Client(timeout=10.0) as client:
+    with ExitStack() as open_connections:
+        for _ in range(attempts):
+            client = open_connections.enter_context(httpx.Client(timeout=10.0))
             answer = client.get(f"{url}/models/{model}")
-        answer.raise_for_status()
-        worker, counters = _stats(answer.json())
-        seen[worker] = counters
-        if len(seen) >= workers:
-            break
+            answer.raise_for_status()
+            worker, counters = _stats(answer.json())
+            seen[worker] = counters
+            if len(seen) >= workers:
+                break
     return Counters(
         batches=sum(c["batches"] for c in seen.values()),
         requests=sum(c["requests"] for c in seen.values()),
@@ -85,4 +96,4 @@ def around(
     """`load`'s result and what the batchers did while it ran (counters read before and after)."""
     before = read_counters(url, model, workers)
     result = load()
-    return result, read_counters(url, model, workers).minus(before)
+    return result, read_counters(url, model, workers).minus(before, workers)

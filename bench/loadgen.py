@@ -8,7 +8,6 @@ less CPU than a Python load generator would on the same 2 cores.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 
 from bench.cpu import group_cpu_seconds
 from bench.payloads import Payload
+from loadtest.process import ensure_debian_command
 
 MARKER = "BENCH_RESULT "
 
@@ -74,20 +74,12 @@ def with_cpu(process_group: int, run: Callable[[], LoadResult]) -> LoadResult:
     return replace(result, cpu_us_per_request=cpu_us)
 
 
-def ensure_wrk(install: bool = True) -> str:
-    """Path of `wrk`; installs Debian's package when missing (root), else fails clearly."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if install and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, timeout=600)
-        found = shutil.which("wrk")
-        if found:
-            return found
-    raise LoadGeneratorError(
-        "wrk is not installed and could not be installed: run `apt-get install -y wrk` "
-        "(Debian/Ubuntu) or put a wrk 4.x binary on PATH"
-    )
+def ensure_wrk() -> str:
+    """Path of `wrk`; installs Debian's package when missing (as root), else fails clearly."""
+    try:
+        return ensure_debian_command("wrk", "wrk")
+    except RuntimeError as exc:
+        raise LoadGeneratorError(f"{exc} (or put a wrk 4.x binary on PATH)") from exc
 
 
 def run_wrk(

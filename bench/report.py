@@ -104,7 +104,7 @@ def _batching(results: dict[str, Any]) -> list[str]:
             model,
             str(b["requests"]),
             str(b["batches"]),
-            _num(b["average_batch_rows"], 2),
+            _num(b["average_batch_rows"], 2) if b.get("complete") else "unknown",
             str(b["workers_seen"]),
         ]
         for model, b in results["batching"].items()

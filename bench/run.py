@@ -233,7 +233,7 @@ class Run:
         reached = {
             model: max(1, round(stats["average_batch_rows"]))
             for model, stats in self.results["batching"].items()
-            if stats["batches"]
+            if stats["batches"] > 0 and stats.get("complete", False)
         }
         with InProcessBench(cfg.models_dir.resolve(), cfg.workers, cfg.ort_threads) as bench:
             for model in cfg.models:

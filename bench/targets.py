@@ -119,8 +119,10 @@ def _limit(results: dict[str, Any], model: str) -> tuple[float | None, str]:
     batcher's average batch): limit = 1 / (1/http + 1/inference), in requests per second."""
     http = _throughput(_http(results, "ceiling", model, TARGET_CONNECTIONS))
     batch = results["batching"].get(model)
-    if not batch or not batch["batches"] or not http:
-        return None, "batch size reached or HTTP ceiling unknown"
+    if not http:
+        return None, "HTTP ceiling unknown"
+    if not batch or batch["batches"] <= 0 or not batch.get("complete", False):
+        return None, "batch size reached unknown (the batching counters of some worker unread)"
     reached = max(1, round(batch["average_batch_rows"]))
     alone = inprocess_at(results, model, reached)
     if alone is None:

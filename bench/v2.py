@@ -10,7 +10,6 @@ trailers), so `check_grpc` makes one real call with the same request first.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ import orjson
 
 from bench.loadgen import LoadGeneratorError, LoadResult
 from bench.payloads import Payload, forecast_series, review
+from loadtest.process import ensure_debian_command
 from service.v2.proto import grpc_predict_v2_pb2 as pb
 from service.v2.proto import grpc_predict_v2_pb2_grpc as pb_grpc
 
@@ -98,17 +98,11 @@ def check_grpc(address: str, request: pb.ModelInferRequest) -> None:
 
 
 def ensure_h2load() -> str:
-    found = shutil.which("h2load")
-    if found:
-        return found
-    if shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "nghttp2-client"], check=False, timeout=600
-        )
-        found = shutil.which("h2load")
-        if found:
-            return found
-    raise LoadGeneratorError("h2load is not installed: run `apt-get install -y nghttp2-client`")
+    """Path of `h2load`; installs Debian's nghttp2-client when missing (as root)."""
+    try:
+        return ensure_debian_command("h2load", "nghttp2-client")
+    except RuntimeError as exc:
+        raise LoadGeneratorError(str(exc)) from exc
 
 
 def run_h2load(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -14,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from bench import loadgen, report, targets
+from bench import batching, loadgen, report, targets, v2
 from bench.apps.common import load_card
 from bench.payloads import forecast_payload, sentiment_payload
-from bench.servers import ServerError, ServerSpec, running
+from bench.servers import ServerError, ServerSpec, running, service_spec
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ("forecast", "sentiment")
@@ -103,8 +102,8 @@ def test_targets_pass_and_fail_with_margins(tmp_path: Path) -> None:
             {"model": "forecast", "batch_size": 20, "rows_per_s": 30000.0},
         ],
         "batching": {
-            "sentiment": {"batches": 10, "average_batch_rows": 11.6},
-            "forecast": {"batches": 10, "average_batch_rows": 20.2},
+            "sentiment": {"batches": 10, "average_batch_rows": 11.6, "complete": True},
+            "forecast": {"batches": 10, "average_batch_rows": 20.2, "complete": True},
         },
     }
     found = {t.name: t for t in targets.evaluate(results)}
@@ -145,6 +144,34 @@ def test_v2_json_target_is_the_median_of_alternated_rounds() -> None:
     assert "sentiment@32: V2 JSON / native" not in found  # not measured: no target
 
 
+def test_batching_counts_that_missed_a_worker_are_not_used() -> None:
+    before = batching.Counters(batches=50, requests=90, rows=90, workers_seen=2)
+    # Read afterwards from one worker only: the sum went backwards.
+    after = batching.Counters(batches=30, requests=60, rows=60, workers_seen=1)
+    result = after.minus(before, workers=2)
+    assert result.complete is False and result.average_batch_rows == 0.0
+    both = batching.Counters(batches=70, requests=150, rows=150, workers_seen=2)
+    assert both.minus(before, workers=2).average_batch_rows == 3.0
+    results: dict[str, Any] = {
+        "http": [_row("service", "forecast", 32, 6000.0), _row("ceiling", "forecast", 32, 2e4)],
+        "inprocess": [{"model": "forecast", "batch_size": 1, "rows_per_s": 30000.0}],
+        "batching": {"forecast": result.to_dict()},
+    }
+    limit = {t.name: t for t in targets.evaluate(results)}["forecast@32: service / limit"]
+    assert limit.passed is None and "unread" in limit.detail
+
+
+@pytest.mark.skipif(not _have_models(), reason="no exported models under models/")
+def test_batching_counters_are_read_from_every_worker(tmp_path: Path) -> None:
+    """On an idle service each worker takes a new connection only while it holds no more
+    than the others, so the reader must keep its connections open to meet both workers."""
+    spec = service_spec(MODELS, 2, {})
+    with running(spec, forecast_payload(), tmp_path) as server:
+        name = load_card("forecast", MODELS)[1].name
+        for _ in range(3):
+            assert batching.read_counters(server.url, name, workers=2).workers_seen == 2
+
+
 LOCK = Path("/tmp/rnn-bench.lock")  # every measured run on this machine holds it
 
 
@@ -169,13 +196,14 @@ def bench_lock() -> Iterator[None]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
-)
 @pytest.mark.skipif(not _have_models(), reason="no exported models under models/")
 def test_quick_run_of_every_app(tmp_path: Path, bench_lock: None) -> None:
     import subprocess
 
+    # The harness installs its load generators (Debian's wrk and h2load) when they are
+    # missing; a machine where it cannot fails here rather than skipping the run.
+    loadgen.ensure_wrk()
+    v2.ensure_h2load()
     out = tmp_path / "results"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--models-dir", str(MODELS), "--out", str(out)],
@@ -198,6 +226,8 @@ def test_quick_run_of_every_app(tmp_path: Path, bench_lock: None) -> None:
     assert "CPU µs/req" in (out / "results.md").read_text(encoding="utf-8")
     assert {r["model"] for r in results["inprocess"]} == {"forecast", "sentiment"}
     assert results["selection"] and not results["failures"]
+    # The limit needs the batch size every worker's batcher reached.
+    assert all(b["complete"] and b["batches"] > 0 for b in results["batching"].values())
     assert (out / "results.md").exists() and (out / "throughput.png").exists()
 
 
