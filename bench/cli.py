@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peer-lock",
         type=_optional_path,
-        default=Path("/tmp/bench.lock"),
+        default=Path("/tmp/rnn-bench.lock"),
         help="with --peers: flock held by each server's start, check and load ('' for none, "
         "e.g. under an outer flock of the same file)",
     )

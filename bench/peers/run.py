@@ -1,5 +1,5 @@
 """`python -m bench --peers`: this service and each peer system, one after another, each
-server holding the benchmark lock (`/tmp/bench.lock`, flock) while it starts, is checked
+server holding the benchmark lock (`/tmp/rnn-bench.lock`, flock) while it starts, is checked
 and is loaded: `rounds` x `duration` s of wrk's closed loop per model, after a discarded
 warm-up. Writes peers.json and peers.md, and the peers section of BENCHMARKS.md.
 """
@@ -46,7 +46,7 @@ class PeerOptions:
     rounds: int = 3
     duration_s: int = 10
     warmup_s: int = 2
-    lock: Path | None = Path("/tmp/bench.lock")
+    lock: Path | None = Path("/tmp/rnn-bench.lock")
     cache: Path | None = None
     wrk_threads: int = 1
 
