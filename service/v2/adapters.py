@@ -87,10 +87,15 @@ class ForecastTensors(TensorAdapter):
         if not finite.all():
             index = int(np.flatnonzero(~finite)[0])
             raise invalid_tensor(f"input {self.INPUT!r}: element {index} is not a finite number")
-        if width == 1 and series.ndim == 3:  # the native API's cheaper univariate form
-            series = series[:, :, 0]
-        # The task takes the rows as float64 arrays, as if parsed from JSON numbers.
-        body: dict[str, Any] = {self.INPUT: list(series.astype(np.float64))}
+        rows: list[Any]
+        if width == 1:
+            # The native API's univariate form, as Python floats (the float64 values JSON
+            # would have parsed): the codec's list path costs 20 against 29 us for array rows.
+            flat = series[:, :, 0] if series.ndim == 3 else series
+            rows = flat.astype(np.float64).tolist()
+        else:
+            rows = list(series.astype(np.float64))  # float64 arrays [time, features]
+        body: dict[str, Any] = {self.INPUT: rows}
         if HORIZON in parameters:
             horizon = parameters[HORIZON]
             if type(horizon) is not int:
