@@ -4,9 +4,10 @@ Each uvicorn worker has its own batcher and counters, and a request reaches one 
 harness reads the counters on fresh connections until it has seen every worker (the stats name
 their process), and sums them: the difference of two such sums brackets one load point. It keeps
 every connection it opened open until it is done: the service's workers take a new connection
-only while they hold no more than the others, so on an idle service, a client that closed its
-connection before opening the next would meet the same worker every time. A result that did not
-see every worker, or whose counters went backwards, is marked incomplete and is not used.
+only while they hold no more than the others, so a client that closed its connection before
+opening the next could meet the same worker on all of its reads (right after a load point, in
+4 of 9 trials). A result that did not see every worker, or whose counters went backwards, is
+marked incomplete and is not used.
 """
 
 from __future__ import annotations
