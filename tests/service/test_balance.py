@@ -203,18 +203,37 @@ def _until_both_workers_accept(port: int, parent: int) -> None:
     raise AssertionError("the second worker never accepted a connection")
 
 
+def _burst_splits(port: int, parent: int, rounds: int = 5) -> list[dict[int, int]]:
+    """Connections held per worker after each of `rounds` bursts of 32 (each closed after)."""
+    splits = []
+    for _ in range(rounds):
+        clients = _open_and_ask(port, 32)
+        try:
+            splits.append(_established_per_worker(parent, port))
+        finally:
+            for client in clients:
+                client.close()
+        time.sleep(0.1)  # the closed connections leave the counts
+    return splits
+
+
+def _assert_mostly_even(splits: list[dict[int, int]]) -> None:
+    """Every burst is answered whole, and all bursts but one split within 4 between the two
+    workers. One may be uneven: a worker descheduled for longer than the board's staleness
+    limit (a loaded machine) is rightly left out while it is silent. Without balancing, 30
+    such bursts here split from 32/0 to 15/17, and 3 of the 30 within 4."""
+    for split in splits:
+        assert sum(split.values()) == 32, splits
+    even = [s for s in splits if len(s) == 2 and max(s.values()) - min(s.values()) <= 4]
+    assert len(even) >= len(splits) - 1, splits
+
+
 @pytest.mark.slow
 def test_two_workers_share_a_burst_of_connections(zoo: Path) -> None:
     with running_service(zoo, "--workers", "2") as service:
         _until_both_workers_accept(service.port, service.process.pid)
-        clients = _open_and_ask(service.port, 32)
-        try:
-            counts = _established_per_worker(service.process.pid, service.port)
-        finally:
-            for client in clients:
-                client.close()
-    assert sum(counts.values()) == 32, counts
-    assert len(counts) == 2 and max(counts.values()) - min(counts.values()) <= 4, counts
+        splits = _burst_splits(service.port, service.process.pid)
+    _assert_mostly_even(splits)
 
 
 @pytest.mark.slow
@@ -270,11 +289,7 @@ def test_workers_restarted_by_sighup_balance_too(zoo: Path) -> None:
         else:
             raise AssertionError("the workers were not replaced")
         _until_both_workers_accept(service.port, parent)
-        clients = _open_and_ask(service.port, 32)
-        try:
-            counts = _established_per_worker(parent, service.port)
-        finally:
-            for client in clients:
-                client.close()
-    assert set(counts) <= now, counts
-    assert len(counts) == 2 and max(counts.values()) - min(counts.values()) <= 4, counts
+        splits = _burst_splits(service.port, parent)
+    for split in splits:
+        assert set(split) <= now, splits  # only the replacements hold connections
+    _assert_mostly_even(splits)
