@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -115,10 +117,16 @@ def _worker_pid(supervisor_pid: int) -> int:
     return workers[0]
 
 
+def find_py_spy() -> str | None:
+    """py-spy beside this interpreter (a virtualenv's, not activated), else on PATH."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return shutil.which("py-spy", path=search)
+
+
 def profile_model(
     model: str, connections: int, seconds: float, workers: int, rate: int, out_dir: Path
 ) -> Profile:
-    py_spy = shutil.which("py-spy")
+    py_spy = find_py_spy()
     if py_spy is None:
         raise SystemExit("py-spy is not installed: pip install py-spy (it is in the dev extra)")
     wrk = ensure_wrk()

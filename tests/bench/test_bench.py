@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,29 +171,6 @@ def test_batching_counters_are_read_from_every_worker(tmp_path: Path, bench_lock
         for _ in range(5):
             loadgen.run_wrk(wrk, server.url, body, 32, 2)
             assert batching.read_counters(server.url, name, workers=2).workers_seen == 2
-
-
-LOCK = Path("/tmp/rnn-bench.lock")  # every measured run on this machine holds it
-
-
-@pytest.fixture
-def bench_lock() -> Iterator[None]:
-    """Hold the benchmark lock so the smoke run does not disturb a real measurement; after
-    10 minutes of waiting, run anyway (the lock may be held by whoever runs this test)."""
-    fd = os.open(LOCK, os.O_CREAT | os.O_RDWR, 0o666)
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(1)
-        yield
-    finally:
-        os.close(fd)
 
 
 @pytest.mark.slow

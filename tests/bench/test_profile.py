@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
+import pytest
+
+from bench import profile
 from bench.cpu import group_cpu_seconds
 from bench.profile import OTHER, split_samples, stage_of
 
@@ -40,3 +45,10 @@ def test_group_cpu_seconds_counts_this_process_group() -> None:
     before = group_cpu_seconds(os.getpgrp())
     sum(i * i for i in range(2_000_000))
     assert group_cpu_seconds(os.getpgrp()) > before
+
+
+def test_py_spy_is_found_beside_the_interpreter_without_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "")
+    assert profile.find_py_spy() == str(Path(sys.executable).parent / "py-spy")
