@@ -8,8 +8,8 @@ README order against one fresh `python -m service --workers 1` (so the batching 
 an example prints are reproducible). A curl command is translated into a request (method,
 headers, body; `localhost:8000` becomes the live port); a `| python3 -c CODE` stage runs CODE
 on the answer. Outputs are compared line by line: a line made of JSON values structurally, with
-floats equal to 1e-5 (relative or absolute) and fields named `process` or `pid` ignored; any
-other line exactly. The test suite runs the same comparison (tests/service/test_readme_examples.py).
+floats equal to 1e-5 (relative or absolute) and fields named `process`, `pid` or
+`rows_per_run` ignored; any other line exactly. The test suite runs the same comparison (tests/service/test_readme_examples.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-IGNORED_FIELDS = frozenset({"process", "pid"})
+# Facts of the machine and the process the example ran on, not of the answer.
+IGNORED_FIELDS = frozenset({"process", "pid", "rows_per_run"})
 TOLERANCE = 1e-5
 _BLOCK = re.compile(r"^```console\n(.*?)^```$", re.M | re.S)
 _LOCAL = re.compile(r"^(?:https?://)?localhost:8000(?=/|$)")

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(
         default=32, ge=1, description="dynamic batching: rows (series or texts) per model run"
     )
+    rows_per_run: int = Field(
+        default=0,
+        ge=0,
+        description="rows per onnxruntime run, at most max_batch_size (0: the size that is"
+        " fastest per row, timed when a model loads)",
+    )
     # 0 ms: under load, batches form while the previous one runs; a wait added CPU, not rows/s.
     max_queue_delay_ms: float = Field(
         default=0.0,

@@ -10,7 +10,8 @@ in one batch. Any failure raises `ModelLoadError` naming the file and the check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,14 @@ from pydantic import ValidationError
 from contract.card import CARD_FILE, ModelCard, TensorSpec
 from contract.hashing import sha256_of
 from contract.sessions import create_session
+from service.calibration import calibrate
 from service.config import Settings
 from service.metrics import BatchObserver
 from service.registry import LoadedModel
 from service.runtime import DynamicBatcher, SequenceRunner
 from service.tasks import TASKS, Task
+
+logger = logging.getLogger(__name__)
 
 SELF_TEST_TOLERANCE = 1e-5
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(int32)": "int32"}
@@ -99,9 +103,10 @@ def load_model(directory: Path, settings: Settings) -> LoadedModel:
     )
     _warm_up(onnx_path, card, task, runner, settings.max_batch_size)
     _self_test(directory, card, task, runner)
+    runner = replace(runner, max_rows_per_run=_rows_per_run(card, task, runner, settings))
     batcher = DynamicBatcher(
         runner,
-        max_batch_size=settings.max_batch_size,
+        max_batch_size=runner.max_rows_per_run,
         max_queue_delay_s=settings.max_queue_delay_ms / 1000.0,
         name=f"{card.name}/{card.version}",
         max_queue=settings.max_queue_requests,
@@ -185,6 +190,16 @@ def _warm_up(
             raise ModelLoadError(
                 f"{path}: warm-up output has shape {list(output.shape)}, expected {list(expected)}"
             )
+
+
+def _rows_per_run(card: ModelCard, task: Task, runner: SequenceRunner, settings: Settings) -> int:
+    """The configured rows per run, or else the batch size found fastest per row here."""
+    if settings.rows_per_run:
+        return min(settings.rows_per_run, settings.max_batch_size)
+    rows = sorted(task.sample_rows(card), key=len)
+    calibration = calibrate(runner, rows[len(rows) // 2], settings.max_batch_size)
+    logger.info("%s/%s: %s", card.name, card.version, calibration.describe())
+    return calibration.rows_per_run
 
 
 def _self_test(directory: Path, card: ModelCard, task: Task, runner: SequenceRunner) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -55,6 +56,9 @@ class SequenceRunner:
     # The cost model of length_groups, in row-steps (see there).
     step_overhead_rows: float = 1.0
     run_overhead_row_steps: float = 64.0
+    # More rows than this go in several runs of near-equal size (0: no limit); see
+    # service.calibration for why a smaller run can cost less per row.
+    max_rows_per_run: int = 0
 
     def __call__(self, rows: list[np.ndarray]) -> np.ndarray:
         """Output rows in the order of `rows`; rows of very different lengths run apart."""
@@ -79,6 +83,15 @@ class SequenceRunner:
         return result
 
     def _run(self, rows: list[np.ndarray]) -> np.ndarray:
+        limit = self.max_rows_per_run
+        if not limit or len(rows) <= limit:
+            return self._run_once(rows)
+        bounds = np.linspace(0, len(rows), -(-len(rows) // limit) + 1).round().astype(int)
+        return np.concatenate(
+            [self._run_once(rows[start:end]) for start, end in itertools.pairwise(bounds)]
+        )
+
+    def _run_once(self, rows: list[np.ndarray]) -> np.ndarray:
         data, lengths = pad_rows(rows, self.dtype)
         feeds = {self.data_input: data, self.lengths_input: lengths}
         result: np.ndarray = self.session.run([self.output], feeds)[0]

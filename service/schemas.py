@@ -75,7 +75,10 @@ class ErrorResponse(_Model):
 class ModelVersion(_Model):
     version: str
     card: dict[str, Any]
-    stats: dict[str, Any] = Field(description="Dynamic batching counters of this process.")
+    stats: dict[str, Any] = Field(
+        description="Dynamic batching counters of this process, and the rows per onnxruntime"
+        " run it uses."
+    )
 
 
 class ModelInfo(_Model):

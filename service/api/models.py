@@ -23,7 +23,7 @@ def _version(model: LoadedModel) -> ModelVersion:
     return ModelVersion(
         version=model.version,
         card=model.card.model_dump(mode="json"),
-        stats=model.batcher.stats.as_dict(),
+        stats={**model.batcher.stats.as_dict(), "rows_per_run": model.runner.max_rows_per_run},
     )
 
 

@@ -47,6 +47,7 @@ def test_model_stats_show_batching(client: TestClient) -> None:
     assert after["batches"] == before["batches"] + 1
     assert after["rows"] == before["rows"] + 4
     assert after["average_batch_rows"] == after["rows"] / after["batches"]
+    assert 1 <= after["rows_per_run"] <= Settings().max_batch_size
 
 
 def test_openapi_documents_bodies_with_examples(client: TestClient) -> None:

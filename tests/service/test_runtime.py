@@ -44,7 +44,7 @@ def test_length_groups_split_only_where_padding_costs_more_than_a_run() -> None:
 def test_rows_of_very_different_lengths_run_apart_and_answer_as_alone(
     zoo: Path, model: str
 ) -> None:
-    loaded = load_model(zoo / model, Settings(models_dir=zoo))
+    loaded = load_model(zoo / model, Settings(models_dir=zoo, rows_per_run=32))
     rng = np.random.default_rng(4)
     lengths = [400, 6, 7, 390, 5, 8, 6, 9]
     if loaded.card.task == "sentiment":
@@ -196,3 +196,25 @@ def test_event_loop_keeps_running_during_inference() -> None:
         return ticks
 
     assert asyncio.run(scenario()) >= 10  # the loop ticked while the run slept in its thread
+
+
+@pytest.mark.parametrize("model", ["forecast/10", "sentiment/1"])
+def test_more_rows_than_a_run_takes_go_in_near_equal_runs_in_order(zoo: Path, model: str) -> None:
+    loaded = load_model(zoo / model, Settings(models_dir=zoo, rows_per_run=4))
+    rng = np.random.default_rng(5)
+    if loaded.card.task == "sentiment":
+        rows = [rng.integers(1, 40, size=12) for _ in range(9)]
+    else:
+        rows = [rng.standard_normal((12, 1)).astype(np.float32) for _ in range(9)]
+    sizes: list[int] = []
+    session_run = loaded.runner.session.run
+
+    def sizing_run(outputs: object, feeds: dict[str, np.ndarray]) -> object:
+        sizes.append(len(feeds[loaded.task.graph.lengths]))
+        return session_run(outputs, feeds)
+
+    object.__setattr__(loaded.runner, "session", _Proxy(loaded.runner.session, sizing_run))
+    chunked = loaded.runner(rows)
+    assert sizes == [3, 3, 3]  # nine rows, at most four a run: three runs of three
+    alone = np.concatenate([loaded.runner([row]) for row in rows])
+    np.testing.assert_allclose(chunked, alone, rtol=0, atol=1e-6)

@@ -199,7 +199,8 @@ def _v2_body(rows: list[list[float]]) -> dict[str, Any]:
 
 
 def test_v2_and_native_requests_share_one_batch(zoo: Path) -> None:
-    app = create_app(Settings(models_dir=zoo, max_queue_delay_ms=200, grpc_port=0))
+    settings = Settings(models_dir=zoo, max_queue_delay_ms=200, grpc_port=0, rows_per_run=32)
+    app = create_app(settings)
     with serve_in_thread(app) as url:
         model = app.service_state.serving().get("forecast", "10")
         before = model.batcher.stats.batches
