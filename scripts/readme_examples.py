@@ -9,7 +9,8 @@ an example prints are reproducible). A curl command is translated into a request
 headers, body; `localhost:8000` becomes the live port); a `| python3 -c CODE` stage runs CODE
 on the answer. Outputs are compared line by line: a line made of JSON values structurally, with
 floats equal to 1e-5 (relative or absolute) and fields named `process`, `pid` or
-`rows_per_run` ignored; any other line exactly. The test suite runs the same comparison (tests/service/test_readme_examples.py).
+`rows_per_run` ignored; any other line exactly. The test suite runs the same comparison
+(tests/service/test_readme_examples.py).
 """
 
 from __future__ import annotations
