@@ -39,7 +39,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from service import metrics
+from service import context, metrics
 from service.errors import error_body
 from service.limits import ConnectionLimits
 
@@ -127,6 +127,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._rejection: tuple[int, str, str] | None = None
         self._deadline_at = 0.0  # loop time at which the current phase expires; 0: none
         self._deadline_why = ("", "")  # reason and message of the 408
+        self._counted = False  # in service.context's open connections
 
     # Connection
 
@@ -138,12 +139,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             )
             return
         _waiting[self] = None
+        self._counted = True
+        context.connection_opened()
         _start_sweep(self)
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._counted:
+            self._counted = False
+            context.connection_closed()
         _waiting.pop(self, None)
         self._cancel_deadline()
         super().connection_lost(exc)

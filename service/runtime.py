@@ -4,7 +4,10 @@ The batcher merges concurrent requests for one model version into one batch (lik
 dynamic batching): its rows, of variable length, are sorted, cut into groups of similar
 length and right-padded to the longest row of their group with their true lengths beside
 them, one `session.run` per group; the runs happen in a worker thread so the event loop
-never blocks, and the output rows go back to the request that sent them.
+keeps serving, and the output rows go back to the request that sent them. A small batch
+that holds every request the process is serving runs on the event loop instead: there is
+nothing to serve meanwhile, and the hand-off to the thread and back cost more than a short
+run (see `INLINE_MAX_S`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ from service.metrics import BatchObserver
 logger = logging.getLogger(__name__)
 
 BatchFunction = Callable[[list[np.ndarray]], np.ndarray]
+
+# A run on the event loop blocks it: only a run expected to be this short (from the time
+# per row of the model's previous run) goes there. 2 ms: 4 sentiment rows of 253 tokens or
+# about 16 forecast rows of 50 steps on the machine of BENCHMARKS.md.
+INLINE_MAX_S = 0.002
 
 
 def pad_rows(rows: list[np.ndarray], dtype: type[np.generic]) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +170,7 @@ class _Pending:
     future: asyncio.Future[np.ndarray]
     enqueued_at: float
     client_gone: DisconnectProbe | None = None
+    one_per_connection: bool = True  # see service.context.RequestContext
     taken: bool = False  # collected into a batch: its deadline no longer applies
 
 
@@ -195,6 +204,7 @@ class DynamicBatcher:
     _held: list[_Pending] = field(default_factory=list)
     _arrivals: collections.deque[_Pending] = field(default_factory=collections.deque)
     _sweep: asyncio.TimerHandle | None = None
+    _seconds_per_row: float = float("inf")  # of the previous run; none yet: not inline
 
     def __post_init__(self) -> None:
         self._model, _, self._version = self.name.partition("/")
@@ -245,7 +255,11 @@ class DynamicBatcher:
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
-        item = _Pending(rows, future, loop.time(), request.client_gone if request else None)
+        item = (
+            _Pending(rows, future, loop.time(), request.client_gone, request.one_per_connection)
+            if request is not None
+            else _Pending(rows, future, loop.time(), one_per_connection=False)  # unknown origin
+        )
         self._queue.put_nowait(item)
         if self.deadline_s:
             self._arrivals.append(item)
@@ -342,7 +356,7 @@ class DynamicBatcher:
             for item in batch:
                 self.observer.queue_wait(now - item.enqueued_at)
         try:
-            output = await self._infer(rows, len(batch))
+            output = await self._infer(rows, len(batch), _nothing_else_can_arrive(batch))
         except Exception as exc:
             self.stats.failures += 1
             logger.exception("inference failed for %s (%d rows)", self.name, len(rows))
@@ -362,7 +376,7 @@ class DynamicBatcher:
     async def _run_alone(self, batch: list[_Pending]) -> None:
         for item in batch:
             try:
-                output = await self._infer(item.rows, 1)
+                output = await self._infer(item.rows, 1, inline=False)
             except Exception as exc:
                 _fail(item, self.name, exc)
                 continue
@@ -370,13 +384,30 @@ class DynamicBatcher:
             if not item.future.done():
                 item.future.set_result(output)
 
-    async def _infer(self, rows: list[np.ndarray], requests: int) -> np.ndarray:
+    async def _infer(self, rows: list[np.ndarray], requests: int, inline: bool) -> np.ndarray:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        output = await loop.run_in_executor(self._executor, self.run_batch, rows)
+        if inline and len(rows) * self._seconds_per_row <= INLINE_MAX_S:
+            output = self.run_batch(rows)
+        else:
+            output = await loop.run_in_executor(self._executor, self.run_batch, rows)
+        self._seconds_per_row = (time.perf_counter() - started) / max(len(rows), 1)
         if self.observer is not None:
             self.observer.batch(len(rows), requests, time.perf_counter() - started)
         return output
+
+
+def _nothing_else_can_arrive(batch: list[_Pending]) -> bool:
+    """Whether this batch holds every request the process is serving, each the only one its
+    HTTP connection may send, from every open connection: until it is answered no request
+    can come in (but on a new connection). Then there is nothing to read or parse while it
+    runs. Otherwise a run on the loop would stop it reading the next requests, and batches
+    would stay small."""
+    return (
+        len(batch) >= context.in_flight()
+        and len(batch) >= context.open_connections()
+        and all(item.one_per_connection for item in batch)
+    )
 
 
 def _fail(item: _Pending, name: str, cause: Exception) -> None:

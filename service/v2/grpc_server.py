@@ -167,7 +167,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         started = time.perf_counter()
         headers = _metadata(context)
         request_id = self.request_ids(headers)
-        request = RequestContext(request_id, client_gone=context.cancelled)
+        request = RequestContext(
+            request_id, client_gone=context.cancelled, one_per_connection=False
+        )
         token = request_context.enter(request)
         code = grpc.StatusCode.OK
         message = ""

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from service import context
 from service.config import Settings
+from service.context import RequestContext
 from service.loading import load_model
-from service.runtime import DynamicBatcher, length_groups, pad_rows
+from service.runtime import INLINE_MAX_S, DynamicBatcher, length_groups, pad_rows
 
 
 def test_pad_rows_right_pads_and_keeps_lengths() -> None:
@@ -190,7 +194,12 @@ def test_event_loop_keeps_running_during_inference() -> None:
                 ticks += 1
 
         ticker = asyncio.create_task(tick())
+        # Another request is being served besides this one: the run goes to the thread.
+        other = context.enter(RequestContext("another request"))
+        this = context.enter(RequestContext("this request"))
         await batcher.submit([np.zeros(1)])
+        context.leave(this)
+        context.leave(other)
         ticker.cancel()
         await batcher.stop()
         return ticks
@@ -218,3 +227,78 @@ def test_more_rows_than_a_run_takes_go_in_near_equal_runs_in_order(zoo: Path, mo
     assert sizes == [3, 3, 3]  # nine rows, at most four a run: three runs of three
     alone = np.concatenate([loaded.runner([row]) for row in rows])
     np.testing.assert_allclose(chunked, alone, rtol=0, atol=1e-6)
+
+
+def _thread_of_each_run(
+    rows_per_request: list[int],
+    others_in_flight: int = 0,
+    open_connections: int = 0,
+    one_per_connection: bool = True,
+    seconds_per_run: float = 0.0,
+) -> tuple[list[int], int]:
+    """After one request of unknown origin, submits one request per entry, each with its
+    own request context, while `others_in_flight` further requests are being served and
+    `open_connections` HTTP connections are open; returns the threads of those runs and the
+    event loop's thread."""
+    threads: list[int] = []
+
+    def run(rows: list[np.ndarray]) -> np.ndarray:
+        threads.append(threading.get_ident())
+        if seconds_per_run:
+            time.sleep(seconds_per_run)
+        return np.zeros(len(rows))
+
+    async def one(batcher: DynamicBatcher, rows: int) -> None:
+        token = context.enter(RequestContext("submitter", one_per_connection=one_per_connection))
+        try:
+            await batcher.submit([np.zeros(1)] * rows)
+        finally:
+            context.leave(token)
+
+    async def scenario() -> int:
+        batcher = DynamicBatcher(run, max_batch_size=32, max_queue_delay_s=0.0, name="t")
+        batcher.start()
+        await batcher.submit([np.zeros(1)])  # no run time known yet, so in the thread
+        assert threads[0] != threading.get_ident()
+        threads.clear()
+        others = [context.enter(RequestContext("other")) for _ in range(others_in_flight)]
+        for _ in range(open_connections):
+            context.connection_opened()
+        try:
+            await asyncio.gather(*(one(batcher, rows) for rows in rows_per_request))
+        finally:
+            for _ in range(open_connections):
+                context.connection_closed()
+            for token in reversed(others):
+                context.leave(token)
+            await batcher.stop()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    return threads, loop_thread
+
+
+def test_a_small_batch_of_every_request_from_every_connection_runs_on_the_event_loop() -> None:
+    threads, loop_thread = _thread_of_each_run([1, 2], open_connections=2)
+    assert threads == [loop_thread]  # both requests in one run, nothing else can arrive
+    assert (context.in_flight(), context.open_connections()) == (0, 0)
+
+
+def test_a_batch_runs_in_its_thread_while_other_requests_are_served() -> None:
+    threads, loop_thread = _thread_of_each_run([1], others_in_flight=1)
+    assert len(threads) == 1 and threads[0] != loop_thread
+
+
+def test_a_batch_runs_in_its_thread_while_another_connection_may_send() -> None:
+    threads, loop_thread = _thread_of_each_run([1], open_connections=2)
+    assert len(threads) == 1 and threads[0] != loop_thread
+
+
+def test_a_batch_of_multiplexed_calls_runs_in_its_thread() -> None:
+    threads, loop_thread = _thread_of_each_run([1], one_per_connection=False)
+    assert len(threads) == 1 and threads[0] != loop_thread
+
+
+def test_a_batch_expected_to_run_longer_than_the_inline_bound_runs_in_its_thread() -> None:
+    threads, loop_thread = _thread_of_each_run([1], seconds_per_run=INLINE_MAX_S * 1.5)
+    assert len(threads) == 1 and threads[0] != loop_thread
