@@ -34,6 +34,7 @@ _current: ContextVar[RequestContext | None] = ContextVar("rnn_serve_request", de
 
 class _Count:
     value = 0
+    counted = False  # whether anything ever counted here
 
 
 _in_flight = _Count()  # requests of any protocol between `enter` and `leave` in this process
@@ -48,11 +49,13 @@ def in_flight() -> int:
     return _in_flight.value
 
 
-def open_connections() -> int:
-    return _connections.value
+def open_connections() -> int | None:
+    """None under a server that does not count its connections (not service.protocol)."""
+    return _connections.value if _connections.counted else None
 
 
 def connection_opened() -> None:
+    _connections.counted = True
     _connections.value += 1
 
 

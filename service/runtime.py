@@ -391,9 +391,10 @@ class DynamicBatcher:
             output = self.run_batch(rows)
         else:
             output = await loop.run_in_executor(self._executor, self.run_batch, rows)
-        self._seconds_per_row = (time.perf_counter() - started) / max(len(rows), 1)
+        elapsed = time.perf_counter() - started
+        self._seconds_per_row = elapsed / max(len(rows), 1)
         if self.observer is not None:
-            self.observer.batch(len(rows), requests, time.perf_counter() - started)
+            self.observer.batch(len(rows), requests, elapsed)
         return output
 
 
@@ -402,10 +403,12 @@ def _nothing_else_can_arrive(batch: list[_Pending]) -> bool:
     HTTP connection may send, from every open connection: until it is answered no request
     can come in (but on a new connection). Then there is nothing to read or parse while it
     runs. Otherwise a run on the loop would stop it reading the next requests, and batches
-    would stay small."""
+    would stay small. Under a server that does not count its connections: never."""
+    connections = context.open_connections()
     return (
-        len(batch) >= context.in_flight()
-        and len(batch) >= context.open_connections()
+        connections is not None
+        and len(batch) >= connections
+        and len(batch) >= context.in_flight()
         and all(item.one_per_connection for item in batch)
     )
 

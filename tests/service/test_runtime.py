@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -235,11 +236,13 @@ def _thread_of_each_run(
     open_connections: int = 0,
     one_per_connection: bool = True,
     seconds_per_run: float = 0.0,
+    counting_server: bool = True,
 ) -> tuple[list[int], int]:
     """After one request of unknown origin, submits one request per entry, each with its
     own request context, while `others_in_flight` further requests are being served and
-    `open_connections` HTTP connections are open; returns the threads of those runs and the
-    event loop's thread."""
+    `open_connections` HTTP connections are open (under a server that counts them, like
+    service.protocol, unless `counting_server` is False); returns the threads of those runs
+    and the event loop's thread."""
     threads: list[int] = []
 
     def run(rows: list[np.ndarray]) -> np.ndarray:
@@ -274,14 +277,17 @@ def _thread_of_each_run(
             await batcher.stop()
         return threading.get_ident()
 
-    loop_thread = asyncio.run(scenario())
+    connections = context._Count()
+    connections.counted = counting_server
+    with mock.patch.object(context, "_connections", connections):
+        loop_thread = asyncio.run(scenario())
     return threads, loop_thread
 
 
 def test_a_small_batch_of_every_request_from_every_connection_runs_on_the_event_loop() -> None:
     threads, loop_thread = _thread_of_each_run([1, 2], open_connections=2)
     assert threads == [loop_thread]  # both requests in one run, nothing else can arrive
-    assert (context.in_flight(), context.open_connections()) == (0, 0)
+    assert context.in_flight() == 0
 
 
 def test_a_batch_runs_in_its_thread_while_other_requests_are_served() -> None:
@@ -296,6 +302,11 @@ def test_a_batch_runs_in_its_thread_while_another_connection_may_send() -> None:
 
 def test_a_batch_of_multiplexed_calls_runs_in_its_thread() -> None:
     threads, loop_thread = _thread_of_each_run([1], one_per_connection=False)
+    assert len(threads) == 1 and threads[0] != loop_thread
+
+
+def test_under_a_server_that_does_not_count_connections_batches_run_in_their_thread() -> None:
+    threads, loop_thread = _thread_of_each_run([1], counting_server=False)
     assert len(threads) == 1 and threads[0] != loop_thread
 
 
