@@ -196,6 +196,7 @@ class DynamicBatcher:
     retry_after_s: int = 1
     observer: BatchObserver | None = None
     stats: BatchStats = field(default_factory=BatchStats)
+    inline_max_s: float = INLINE_MAX_S  # longest expected run that may go on the event loop
     _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
     _task: asyncio.Task[None] | None = None
     _executor: ThreadPoolExecutor | None = None
@@ -387,7 +388,7 @@ class DynamicBatcher:
     async def _infer(self, rows: list[np.ndarray], requests: int, inline: bool) -> np.ndarray:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        if inline and len(rows) * self._seconds_per_row <= INLINE_MAX_S:
+        if inline and len(rows) * self._seconds_per_row <= self.inline_max_s:
             output = self.run_batch(rows)
         else:
             output = await loop.run_in_executor(self._executor, self.run_batch, rows)

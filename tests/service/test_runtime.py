@@ -237,6 +237,7 @@ def _thread_of_each_run(
     one_per_connection: bool = True,
     seconds_per_run: float = 0.0,
     counting_server: bool = True,
+    inline_max_s: float = 10.0,  # the first run's hand-off to the thread can take ms here
 ) -> tuple[list[int], int]:
     """After one request of unknown origin, submits one request per entry, each with its
     own request context, while `others_in_flight` further requests are being served and
@@ -259,7 +260,9 @@ def _thread_of_each_run(
             context.leave(token)
 
     async def scenario() -> int:
-        batcher = DynamicBatcher(run, max_batch_size=32, max_queue_delay_s=0.0, name="t")
+        batcher = DynamicBatcher(
+            run, max_batch_size=32, max_queue_delay_s=0.0, name="t", inline_max_s=inline_max_s
+        )
         batcher.start()
         await batcher.submit([np.zeros(1)])  # no run time known yet, so in the thread
         assert threads[0] != threading.get_ident()
@@ -311,5 +314,7 @@ def test_under_a_server_that_does_not_count_connections_batches_run_in_their_thr
 
 
 def test_a_batch_expected_to_run_longer_than_the_inline_bound_runs_in_its_thread() -> None:
-    threads, loop_thread = _thread_of_each_run([1], seconds_per_run=INLINE_MAX_S * 1.5)
+    threads, loop_thread = _thread_of_each_run(
+        [1], seconds_per_run=INLINE_MAX_S * 1.5, inline_max_s=INLINE_MAX_S
+    )
     assert len(threads) == 1 and threads[0] != loop_thread
