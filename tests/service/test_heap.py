@@ -26,9 +26,11 @@ class Node:
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_the_loaded_models_are_frozen_at_start(tmp_path: Path, unfrozen: None) -> None:
@@ -40,6 +42,7 @@ def test_the_loaded_models_are_frozen_at_start(tmp_path: Path, unfrozen: None) -
         assert client.get("/readyz").status_code == 200
         frozen = gc.get_freeze_count()
         assert frozen > 1000
+        assert gc.get_threshold()[0] == heap.YOUNG_COLLECTION_THRESHOLD
         # Nothing that was alive at the start is walked by a full collection any more.
         gc.collect()
         assert gc.get_freeze_count() == frozen
