@@ -176,3 +176,18 @@ def test_a_200_point_history_answers_like_its_last_50_points(bundled: TestClient
     assert "warnings" not in whole and "warnings" not in recent
     scaled = bundled.post("/forecast", json={"series": (history[:, -50:] * 1000).tolist()}).json()
     assert len(scaled["warnings"]) == 3 and "far outside" in scaled["warnings"][0]
+
+
+def test_the_synthetic_forecaster_warns_about_a_series_unlike_its_generator(
+    bundled: TestClient,
+) -> None:
+    from training.forecast.data import GENERATOR_BOUND, generate_time_series
+
+    ramp = [float(i) for i in range(1, 21)]  # 1..20: at most 20 of the card's +-0.75
+    answer = bundled.post("/forecast", json={"series": [ramp], "model": "forecast"}).json()
+    assert any("far outside" in warning for warning in answer["warnings"]), answer
+    typical = generate_time_series(4, 50, rng=11)[:, :, 0] * (2.0 / GENERATOR_BOUND)  # peaks at 2
+    answer = bundled.post(
+        "/forecast", json={"series": typical.tolist(), "model": "forecast"}
+    ).json()
+    assert "warnings" not in answer  # twice the generator's range is not "far outside"

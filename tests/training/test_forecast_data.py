@@ -12,7 +12,8 @@ def test_generator_shape_dtype_and_range() -> None:
     assert series.shape == (64, 30, 1)
     assert series.dtype == np.float32
     # 0.5 + 0.2 amplitudes + 0.05 noise bound every value.
-    assert np.abs(series).max() <= 0.75 + 1e-6
+    assert data.GENERATOR_BOUND == 0.75
+    assert np.abs(data.generate_time_series(20_000, 60, 1)).max() <= data.GENERATOR_BOUND + 1e-6
 
 
 def test_generator_is_seedable() -> None:

@@ -16,6 +16,9 @@ FloatArray = npt.NDArray[np.float32]
 RandomSource = int | np.random.RandomState | np.random.Generator
 
 NOISE_AMPLITUDE = 0.1  # noise is NOISE_AMPLITUDE * (U[0, 1) - 0.5)
+WAVE_AMPLITUDES = (0.5, 0.2)
+# No generated value lies outside +-GENERATOR_BOUND: both waves at their peak plus the most noise.
+GENERATOR_BOUND = sum(WAVE_AMPLITUDES) + NOISE_AMPLITUDE / 2
 NOISE_FLOOR_MSE = NOISE_AMPLITUDE**2 / 12  # variance of that noise: no forecaster beats it
 
 
@@ -36,8 +39,9 @@ def generate_time_series(batch_size: int, n_steps: int, rng: RandomSource = 42) 
     source = as_random_state(rng)
     freq1, freq2, offsets1, offsets2 = _uniform(source, 4, batch_size, 1)
     time = np.linspace(0, 1, n_steps)
-    series = 0.5 * np.sin((time - offsets1) * (freq1 * 10 + 10))  # wave 1
-    series += 0.2 * np.sin((time - offsets2) * (freq2 * 20 + 20))  # + wave 2
+    wave1, wave2 = WAVE_AMPLITUDES
+    series = wave1 * np.sin((time - offsets1) * (freq1 * 10 + 10))  # wave 1
+    series += wave2 * np.sin((time - offsets2) * (freq2 * 20 + 20))  # + wave 2
     series += NOISE_AMPLITUDE * (_uniform(source, batch_size, n_steps) - 0.5)  # + noise
     return series[..., np.newaxis].astype(np.float32)
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from contract.card import ForecastSpec, ModelCard
+from contract.card import ForecastSpec, ModelCard, ValueRange
 from training.forecast import data, runtime
 from training.forecast.artifact import (
     PARITY_LENGTHS,
@@ -73,6 +73,8 @@ def run_generator(
         min_length=GENERATOR_MIN_LENGTH,
         input_scaler=identity_scaler(1),
         target_scaler=identity_scaler(1),
+        # The service warns about inputs far outside this range (the generator's own bounds).
+        input_range=ValueRange(low=[-data.GENERATOR_BOUND], high=[data.GENERATOR_BOUND]),
     )
     training = {
         "command": command,
