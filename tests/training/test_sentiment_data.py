@@ -57,6 +57,31 @@ def test_zero_one_labels(tmp_path: Path) -> None:
     assert load_reviews(path).labels == [1, 0]
 
 
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [(("1", "-1"), [1, 0]), (("True", "false"), [1, 0]), (("1.0", "0.0"), [1, 0])],
+)
+def test_other_two_class_spellings(
+    tmp_path: Path, labels: tuple[str, str], expected: list[int]
+) -> None:
+    path = write_csv(tmp_path / "r.csv", [("a", labels[0]), ("b", labels[1])])
+    assert load_reviews(path).labels == expected
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ";"])
+def test_tab_and_semicolon_files_with_a_bom_and_padded_names(
+    tmp_path: Path, delimiter: str
+) -> None:
+    path = tmp_path / "r.tsv"
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow((" review ", "sentiment"))
+        writer.writerows([("Good, really; good", "positive"), ("bad\tbad", "negative")])
+    reviews = load_reviews(path)
+    assert reviews.texts == ["Good, really; good", "bad\tbad"]
+    assert reviews.labels == [1, 0]
+
+
 def test_missing_column_is_named(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", [("a", "positive")], header=("text", "sentiment"))
     with pytest.raises(DataError, match=r"missing column\(s\) \['review'\]"):

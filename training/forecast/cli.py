@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         "time stamp go into the card",
     )
     real.add_argument(
+        "--time-format",
+        default=None,
+        help="strftime format of the time column, e.g. '%%d/%%m/%%Y' (default: read from the "
+        "cells, one day/month order for the whole column)",
+    )
+    real.add_argument(
         "--fill",
         choices=("error", "interpolate", "ffill"),
         default="error",
@@ -233,6 +239,7 @@ def _add_backtest(sub: Any) -> None:
     back.add_argument("--window", type=_positive, default=None)
     back.add_argument("--transform", choices=("auto", "log", "none"), default="auto")
     back.add_argument("--time-column", default=None)
+    back.add_argument("--time-format", default=None)
     back.add_argument("--fill", choices=("error", "interpolate", "ffill"), default="error")
     back.add_argument("--budget-minutes", type=float, default=DEFAULT_CSV_BUDGET_MINUTES)
     back.add_argument(
@@ -272,6 +279,7 @@ def run_backtest(args: argparse.Namespace, argv: list[str]) -> int:
             window=args.window,
             transform=args.transform,
             time_column=args.time_column,
+            time_format=args.time_format,
             fill=args.fill,
             seed=args.seed,
             use_fraction=args.train_fraction,
@@ -409,6 +417,7 @@ def _train_csv(args: argparse.Namespace, command: str) -> ModelCard:
         window=args.window,
         transform=args.transform,
         time_column=args.time_column,
+        time_format=args.time_format,
         fill=args.fill,
         units=args.units,
         seed=args.seed,

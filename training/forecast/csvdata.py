@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from training.csvsniff import header_delimiter
+from training.forecast.csvformat import NumberFormatError, NumberStyle, number_style
 from training.forecast.data import FloatArray, Split, SplitData
 
 
@@ -28,6 +30,10 @@ class Series:
     names: list[str]
     source: str
     times: list[str] | None = None  # the time column's cells, when one was named
+    reading: tuple[str, ...] = ()  # how the file was read, where it was not plain CSV
+
+
+_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "-"})
 
 
 def load_csv(
@@ -39,6 +45,9 @@ def load_csv(
 ) -> Series:
     """Read the chosen numeric columns of a CSV file (several columns = multivariate).
 
+    The delimiter is the one whose header line names the columns (`training.csvsniff`), each
+    column's number style is read from its cells (`training.forecast.csvformat`), and header
+    names are matched without surrounding spaces.
     Missing cells are an error unless `allow_missing` (then they are NaN, for `fill_gaps`).
     """
     import pandas as pd
@@ -47,11 +56,18 @@ def load_csv(
         raise DataError(f"CSV file not found: {path}")
     if not columns:
         raise DataError("no value column chosen (use --columns)")
+    reading: list[str] = []
+    wanted = [*columns, time_column] if time_column is not None else columns
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        delimiter = header_delimiter(path, wanted)
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, sep=delimiter, encoding="utf-8-sig"
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"cannot parse CSV file {path}: {error}") from error
-    wanted = [*columns, time_column] if time_column is not None else columns
+    if delimiter != ",":
+        reading.append(f"fields separated by {delimiter!r}")
+    frame.columns = [str(name).strip() for name in frame.columns]
     unknown = [c for c in wanted if c not in frame.columns]
     if unknown:
         raise DataError(
@@ -60,19 +76,26 @@ def load_csv(
         )
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, column in enumerate(columns):
-        values[:, j] = _numeric_column(frame[column].tolist(), column, path, allow_missing)
+        cells = [cell.strip() for cell in frame[column].tolist()]
+        values[:, j], style = _numeric_column(cells, column, path, allow_missing, delimiter)
+        if not style.plain:
+            reading.append(f"column {column!r}: {style.describe()}")
     times = frame[time_column].tolist() if time_column is not None else None
-    return Series(values.astype(np.float32), list(columns), str(path), times)
+    return Series(values.astype(np.float32), list(columns), str(path), times, tuple(reading))
 
 
 def _numeric_column(
-    cells: list[str], column: str, path: Path, allow_missing: bool
-) -> npt.NDArray[np.float64]:
+    cells: list[str], column: str, path: Path, allow_missing: bool, delimiter: str
+) -> tuple[npt.NDArray[np.float64], NumberStyle]:
+    present = [cell for cell in cells if cell.lower() not in _MISSING]
+    try:
+        style = number_style(present, delimiter)
+    except NumberFormatError as error:
+        raise DataError(f"column {column!r} of {path}: {error}") from None
     out = np.empty(len(cells), dtype=np.float64)
-    for i, cell in enumerate(cells):
-        text = cell.strip()
+    for i, text in enumerate(cells):
         row = i + 2  # 1-based, after the header line
-        if text == "" or text.lower() in {"nan", "na", "null", "none"}:
+        if text.lower() in _MISSING:
             if allow_missing:
                 out[i] = np.nan
                 continue
@@ -81,14 +104,15 @@ def _numeric_column(
                 "(--fill interpolate or --fill ffill fills gaps)"
             )
         try:
-            out[i] = float(text)
+            out[i] = style.read(text)
         except ValueError:
             raise DataError(
-                f"non-numeric value {cell!r} in column {column!r}, line {row} of {path}"
+                f"non-numeric value {text!r} in column {column!r}, line {row} of {path}"
+                + ("" if style.plain else f" (the column is read with {style.describe()})")
             ) from None
         if not np.isfinite(out[i]):
-            raise DataError(f"non-finite value {cell!r} in column {column!r}, line {row} of {path}")
-    return out
+            raise DataError(f"non-finite value {text!r} in column {column!r}, line {row} of {path}")
+    return out, style
 
 
 @dataclass(frozen=True)

