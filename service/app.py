@@ -53,7 +53,7 @@ class ServiceApp(FastAPI):
         self.edge = Edge(self.route_request, settings, AccessLog() if settings.access_log else None)
         self.grpc_server: GrpcServer | None = None
         self._openapi_for: object = None  # the snapshot the cached document describes
-        self.start_error: str | None = None  # why the models could not be loaded
+        self.start_error: str | None = None  # why the models or the gRPC server could not start
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -112,7 +112,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.publish(snapshot)
     if settings.grpc_port:
         app.grpc_server = grpc_server(app)
-        await app.grpc_server.start()
+        try:
+            await app.grpc_server.start()
+        except OSError as exc:  # e.g. the port is taken: one line, like a model that fails
+            app.start_error = str(exc)
+            logger.error("cannot start: %s", exc)
+            for model in snapshot.registry.all():
+                await model.batcher.stop()
+            raise
         started = app.grpc_server
         on_termination(lambda: started.begin_stop(settings.shutdown_timeout_s))
     freeze_long_lived()

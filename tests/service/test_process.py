@@ -63,6 +63,40 @@ def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path, workers
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_grpc_port_is_one_line_and_exit_status_2(zoo: Path, workers: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        grpc_port = taken.getsockname()[1]
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "--port",
+                str(free_port()),
+                "--grpc-port",
+                str(grpc_port),
+                "--models-dir",
+                str(zoo),
+                "--workers",
+                workers,
+            ],
+            cwd=REPO,
+            env=env_without_settings(),
+            capture_output=True,
+            timeout=60,
+        )
+    assert process.returncode == 2
+    stderr = process.stderr.decode()
+    assert f"cannot start: cannot listen for gRPC on 127.0.0.1:{grpc_port}" in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.slow
 def test_the_app_never_imports_tensorflow(zoo: Path) -> None:
     # A fresh interpreter: other tests of this pytest run may have imported TensorFlow.
     script = (
