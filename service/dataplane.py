@@ -17,6 +17,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from service.config import Settings
+from service.encoding import decoded
 from service.errors import ServiceError, error_body
 from service.registry import LoadedModel
 from service.state import ServiceState
@@ -123,13 +124,15 @@ class DataPlane:
                     f"{task.route} takes POST with a JSON body, not {scope['method']} "
                     "(see /docs for the body)",
                 )
-            content_type = ""
+            content_type, encoding = "", b""
             for name, value in scope["headers"]:
                 if name == b"content-type":
                     content_type = value.decode("latin-1")
-                    break
+                elif name == b"content-encoding":
+                    encoding = value.strip().lower()
             check_content_type(content_type)
-            body = parse_json(await read_body(scope, receive, self.max_body_bytes))
+            raw = await read_body(scope, receive, self.max_body_bytes)
+            body = parse_json(decoded(raw, encoding, self.max_body_bytes, too_large))
             status, answer = 200, await run(self.state, task, self.limits, body)
         except Disconnected:
             return

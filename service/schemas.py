@@ -119,7 +119,10 @@ class Readiness(_Model):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Malformed JSON"},
+    400: {
+        "model": ErrorResponse,
+        "description": "Malformed JSON, or a body that is not valid gzip or deflate data",
+    },
     404: {
         "model": ErrorResponse,
         "description": "Unknown model or version, or a model of another task",
@@ -132,8 +135,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorResponse,
         "description": "Several models of the task are served and the request names none",
     },
-    413: {"model": ErrorResponse, "description": "Body larger than the limit"},
-    415: {"model": ErrorResponse, "description": "Content type is not application/json"},
+    413: {"model": ErrorResponse, "description": "Body larger than the limit (decompressed, too)"},
+    415: {
+        "model": ErrorResponse,
+        "description": "Content type is not application/json, or a Content-Encoding other"
+        " than gzip or deflate",
+    },
     422: {"model": ErrorResponse, "description": "Invalid request; the message names the field"},
     401: {"model": ErrorResponse, "description": "API key missing or wrong (when one is set)"},
     503: {

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from service.encoding import decoded
 from service.errors import ServiceError
 from service.v2 import metadata
 from service.v2.backend import Backend, InferResult, ModelMetadata
@@ -168,8 +168,7 @@ class V2Http:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _too_large(int(declared), self.max_body_bytes)
         raw = await self._read_body(receive)
-        if encoding not in (b"", b"identity"):
-            raw = _decompress(raw, encoding, self.max_body_bytes)
+        raw = decoded(raw, encoding, self.max_body_bytes, _too_large)
         model = self.backend.model(route.model, route.version)
         request = _decode(model, raw, header_length)
         result = await self.backend.infer(
@@ -253,26 +252,6 @@ def encode_response(
         return 200, body, [_JSON]
     headers = [_OCTETS, (HEADER_LENGTH, b"%d" % len(body))]
     return 200, b"".join([body, *blobs]), headers
-
-
-def _decompress(raw: bytes, encoding: bytes, limit: int) -> bytes:
-    if encoding == b"gzip":
-        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif encoding == b"deflate":
-        decoder = zlib.decompressobj()
-    else:
-        raise ServiceError(
-            415,
-            "unsupported_media_type",
-            f"Content-Encoding {encoding.decode('latin-1')!r} is not supported (gzip, deflate)",
-        )
-    try:
-        body = decoder.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise invalid_tensor(f"the body is not valid {encoding.decode()} data: {exc}") from exc
-    if len(body) > limit:
-        raise _too_large(len(body), limit)
-    return body
 
 
 def _too_large(size: int, limit: int) -> ServiceError:

@@ -208,6 +208,47 @@ def test_oversized_body_is_413_before_parsing(strict_client: TestClient) -> None
     _assert_error(response, 413, "payload_too_large", "")
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "GZIP "])
+def test_a_compressed_body_is_answered_like_a_plain_one(client: TestClient, encoding: str) -> None:
+    import zlib
+
+    body = orjson.dumps({"series": [GOOD_SERIES]})
+    wbits = 16 + zlib.MAX_WBITS if encoding.strip().lower() == "gzip" else zlib.MAX_WBITS
+    packer = zlib.compressobj(wbits=wbits)
+    packed = packer.compress(body) + packer.flush()
+    headers = {"content-type": "application/json", "content-encoding": encoding}
+    response = client.post("/forecast", content=packed, headers=headers)
+    assert response.status_code == 200, response.text
+    assert (
+        response.json()
+        == client.post(
+            "/forecast", content=body, headers={"content-type": "application/json"}
+        ).json()
+    )
+
+
+def test_compressed_bodies_that_cannot_be_read(
+    client: TestClient, strict_client: TestClient
+) -> None:
+    import gzip
+
+    body = orjson.dumps({"series": [GOOD_SERIES]})
+    plain = {"content-type": "application/json"}
+    response = client.post("/forecast", content=body, headers={**plain, "content-encoding": "br"})
+    _assert_error(response, 415, "unsupported_media_type", "Content-Encoding 'br'")
+    response = client.post(
+        "/forecast", content=b"not gzip", headers={**plain, "content-encoding": "gzip"}
+    )
+    _assert_error(response, 400, "malformed_body", "not valid gzip data")
+    # 3 kB of JSON squeezed into a few dozen bytes is still over a 2,000-byte limit.
+    bomb = gzip.compress(b'{"series": [[' + b"1.0," * 750 + b"1.0]]}")
+    assert len(bomb) < 200
+    response = strict_client.post(
+        "/forecast", content=bomb, headers={**plain, "content-encoding": "gzip"}
+    )
+    _assert_error(response, 413, "payload_too_large", "the limit is 2000")
+
+
 def test_too_many_series_or_texts(strict_client: TestClient) -> None:
     _assert_error(
         strict_client.post("/forecast", json={"series": [GOOD_SERIES] * 4}),
