@@ -125,7 +125,7 @@ MODEL_LOAD_FAILURES = Counter(
 CONNECTIONS_CLOSED = Counter(
     "connections_closed",
     "Client connections closed by the server's limits before an answer from the app: "
-    "header_too_large, too_many_headers, no_host, header_timeout, body_timeout, "
+    "header_too_large, too_many_headers, no_host, invalid_http, header_timeout, body_timeout, "
     "connection_limit (503), evicted (an idle one closed to make room).",
     ["reason"],
     namespace=NAMESPACE,

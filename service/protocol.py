@@ -13,7 +13,7 @@ subclass adds, per connection (`ConnectionLimits`):
   timer only after an answer);
 - the connections open in the worker: above the cap the connection idle the longest (no
   request running on it) is closed to make room, else the new one gets 503 and is closed;
-- 400 for HTTP/1.1 without Host.
+- 400 for HTTP/1.1 without Host, and the one JSON error body for a request that is not HTTP.
 
 It also sends a response's head and the first piece of its body in one write
 (`HeadJoiningWriter`): uvicorn writes them apart, two send(2) calls and two TCP segments per
@@ -181,12 +181,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError:
+        except httptools.HttpParserError as exc:
             if self._rejection is not None:
                 self._answer_and_close(*self._rejection)
                 return
-            self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
+            self.logger.warning("Invalid HTTP request received: %s", exc)
+            # The one error body, as for every other refusal (uvicorn answers text/plain).
+            self._answer_and_close(400, "invalid_http", f"the request is not valid HTTP: {exc}")
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()

@@ -68,6 +68,27 @@ def test_http11_without_host_is_400_with_an_error_body(service: Service) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # TLS to a plain port
+        b"POST /forecast HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST /forecast HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nabc",
+        b"POST /forecast HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n",
+    ],
+)
+def test_a_request_that_is_not_http_gets_the_error_body(
+    service: Service, request_bytes: bytes
+) -> None:
+    [(status, body)] = exchange(service.port, request_bytes)
+    assert status == 400
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request"
+    assert error["message"].startswith("the request is not valid HTTP: ")
+
+
+@pytest.mark.slow
 def test_head_size_and_field_count(service: Service) -> None:
     request = get("/healthz")
     fits = get("/healthz", b"X-Pad: " + b"a" * (MAX_HEAD - len(request) - 9))
