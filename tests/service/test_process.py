@@ -29,6 +29,22 @@ def test_python_m_service_starts_answers_and_reports_start_time(zoo: Path, worke
     # No bound on the time here: CI shares its cores. The README gives the measured value.
 
 
+def failed_start(*flags: str) -> str:
+    """Run `python -m service` with `flags` on a free port; it must fail to start with exit
+    status 2 and no traceback. Its stderr."""
+    process = subprocess.run(
+        [sys.executable, "-m", "service", "--port", str(free_port()), *flags],
+        cwd=REPO,
+        env=env_without_settings(),
+        capture_output=True,
+        timeout=60,
+    )
+    stderr = process.stderr.decode()
+    assert process.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path, workers: str) -> None:
@@ -36,30 +52,11 @@ def test_start_up_fails_loudly_naming_the_corrupted_file(tmp_path: Path, workers
 
     directory = write_forecast_model(tmp_path)
     (directory / "model.onnx").write_bytes(b"corrupted")
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "--port",
-            str(free_port()),
-            "--models-dir",
-            str(tmp_path),
-            "--workers",
-            workers,
-        ],
-        cwd=REPO,
-        env=env_without_settings(),
-        capture_output=True,
-        timeout=60,
-    )
-    assert process.returncode == 2
-    stderr = process.stderr.decode()
+    stderr = failed_start("--models-dir", str(tmp_path), "--workers", workers)
     assert (
         f"cannot start: no model found that passes its checks: {directory / 'model.onnx'}: sha256"
         in stderr
     )
-    assert "Traceback" not in stderr
 
 
 @pytest.mark.slow
@@ -71,29 +68,9 @@ def test_a_taken_grpc_port_is_one_line_and_exit_status_2(zoo: Path, workers: str
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         grpc_port = taken.getsockname()[1]
-        process = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "service",
-                "--port",
-                str(free_port()),
-                "--grpc-port",
-                str(grpc_port),
-                "--models-dir",
-                str(zoo),
-                "--workers",
-                workers,
-            ],
-            cwd=REPO,
-            env=env_without_settings(),
-            capture_output=True,
-            timeout=60,
-        )
-    assert process.returncode == 2
-    stderr = process.stderr.decode()
+        flags = ["--grpc-port", str(grpc_port), "--models-dir", str(zoo), "--workers", workers]
+        stderr = failed_start(*flags)
     assert f"cannot start: cannot listen for gRPC on 127.0.0.1:{grpc_port}" in stderr
-    assert "Traceback" not in stderr
 
 
 @pytest.mark.slow
