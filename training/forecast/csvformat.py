@@ -8,6 +8,7 @@ cell is then read in that style (a "1.500" in a decimal-comma column is 1500, no
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -35,13 +36,14 @@ class NumberStyle:
     def read(self, text: str) -> float:
         if self.plain:
             return float(text)
-        if not self._pattern().fullmatch(text):
+        if not self._pattern.fullmatch(text):
             raise ValueError(text)
         for mark in self.groups:
             text = text.replace(mark, "")
         return float(text.replace(self.decimal, "."))
 
-    def _pattern(self) -> re.Pattern[str]:
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str]:  # built once per column, not once per cell
         group = f"[{re.escape(self.groups)}]" if self.groups else "(?!)"
         decimal = re.escape(self.decimal)
         return re.compile(

@@ -3,9 +3,10 @@
 Read cell by cell, "01/02/2020" and "13/02/2020" would come out as 2 January and 13 February:
 a day-first column silently turns into a jumble (or, with every day at most 12, into a
 different frequency). So the order of day and month in numeric dates is decided once per
-column: by a field above 12 when one exists; else by the reading that gives an increasing,
-evenly spaced axis; and when both do, by the separator's convention ("." day first, "/" and
-"-" month first), with a note naming `--time-format` to read it the other way.
+column: by a field above 12 when one exists; else by the reading whose increasing, evenly
+spaced grid has fewer gaps; and when both fill theirs alike, by the separator's convention
+("." day first, "/" and "-" month first), with a note naming `--time-format` to read it the
+other way.
 Forms pandas does not parse itself: Unix time in seconds or milliseconds, ISO weeks
 ("2020-W05") and quarters ("2020Q1", "2020-Q1", "Q1 2020").
 """
